@@ -1,0 +1,1 @@
+"""draftd: the daemon that builds and deploys Draft apps."""

@@ -1,0 +1,1 @@
+"""draft-ls: the language server adapting Draft's core to LSP."""
