@@ -1,0 +1,135 @@
+"""Packs: the template sets Draft scaffolds an app from.
+
+A pack is a folder holding `pack.toml`, a `Dockerfile`, a `.dockerignore`, a Helm
+chart under `chart/` and optionally other files to add. Everything but
+`pack.toml` is copied into the app; files ending in `.j2` are rendered with
+Jinja2 (suffix dropped) so Helm's own `{{ }}` in the chart stay untouched.
+
+Packs are looked up by name along a search path: the folders in
+`DRAFT_PACKS_PATH` first (a team's own packs, which may override a built-in
+pack of the same name), then the built-in packs shipped with Draft.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from draft.errors import PackError
+
+PACK_FILE = "pack.toml"
+PACKS_PATH_ENV = "DRAFT_PACKS_PATH"
+
+
+@dataclass(frozen=True)
+class DetectRules:
+    """What makes a folder look like an app of this pack."""
+
+    files: tuple[str, ...] = ()
+    """Marker file names (globs like `*.csproj` allowed), e.g. `go.mod`."""
+    extensions: tuple[str, ...] = ()
+    """Source extensions, weighted by bytes, e.g. `.go`."""
+
+
+@dataclass(frozen=True)
+class Pack:
+    name: str
+    path: Path
+    description: str
+    port: int
+    images: tuple[str, ...]
+    """The base images its Dockerfile builds FROM (set-up scripts make local stand-ins)."""
+    detect: DetectRules
+    variables: Mapping[str, str] = field(default_factory=dict)
+    """Pack-specific template variables and their defaults."""
+    source: str = "builtin"
+    """Where it was found: `builtin`, or the search-path folder it came from."""
+
+    @property
+    def builtin(self) -> bool:
+        return self.source == "builtin"
+
+
+def builtin_packs_dir() -> Path:
+    """The packs shipped with Draft: inside the wheel, or the repository's `packs/`."""
+    installed = Path(__file__).parent / "_builtin_packs"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parent.parent / "packs"
+
+
+def search_path(extra: list[Path] | None = None) -> list[tuple[Path, str]]:
+    """Folders to look in, first wins: explicit extras, `DRAFT_PACKS_PATH`, built-ins."""
+    entries: list[tuple[Path, str]] = [(p, str(p)) for p in extra or []]
+    env = os.environ.get(PACKS_PATH_ENV, "")
+    entries += [(Path(p), p) for p in env.split(os.pathsep) if p]
+    entries.append((builtin_packs_dir(), "builtin"))
+    return entries
+
+
+def load_pack(folder: Path, source: str = "builtin") -> Pack:
+    """Read one pack folder, with a clear error when its pack.toml is wrong."""
+    manifest = folder / PACK_FILE
+    try:
+        raw = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise PackError(f"{folder} is not a pack: it has no {PACK_FILE}.") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PackError(f"{manifest} is not valid TOML: {exc}.") from exc
+    try:
+        return _pack_from_toml(raw, folder, source)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PackError(
+            f"{manifest} is malformed ({exc}).",
+            "It needs name, description, port, images and a [detect] table.",
+        ) from exc
+
+
+def _pack_from_toml(raw: dict[str, Any], folder: Path, source: str) -> Pack:
+    detect = raw.get("detect", {})
+    port = raw["port"]
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise ValueError(f"port must be an integer from 1 to 65535, not {port!r}")
+    return Pack(
+        name=str(raw["name"]),
+        path=folder,
+        description=str(raw["description"]),
+        port=port,
+        images=tuple(str(i) for i in raw["images"]),
+        detect=DetectRules(
+            files=tuple(str(f) for f in detect.get("files", [])),
+            extensions=tuple(str(e).lower() for e in detect.get("extensions", [])),
+        ),
+        variables={str(k): str(v) for k, v in raw.get("variables", {}).items()},
+        source=source,
+    )
+
+
+def _packs_in(folder: Path, source: str) -> Iterator[Pack]:
+    if not folder.is_dir():
+        return
+    for child in sorted(folder.iterdir()):
+        if (child / PACK_FILE).is_file():
+            yield load_pack(child, source)
+
+
+def all_packs(extra: list[Path] | None = None) -> list[Pack]:
+    """Every pack on the search path, one per name, the earliest folder winning."""
+    seen: dict[str, Pack] = {}
+    for folder, source in search_path(extra):
+        for pack in _packs_in(folder, source):
+            seen.setdefault(pack.name, pack)
+    return sorted(seen.values(), key=lambda p: p.name)
+
+
+def find_pack(name: str, extra: list[Path] | None = None) -> Pack:
+    packs = all_packs(extra)
+    for pack in packs:
+        if pack.name == name:
+            return pack
+    names = ", ".join(p.name for p in packs)
+    raise PackError(f"There is no pack named {name!r}.", f"Available packs: {names}.")
