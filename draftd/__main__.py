@@ -1,14 +1,8 @@
-"""Entry point of `draftd`."""
+"""Entry point of `draftd` (and `python -m draftd`)."""
 
 from __future__ import annotations
 
-import sys
-
-
-def main() -> int:
-    sys.stderr.write("draftd: the daemon is not built yet.\n")
-    return 2
-
+from draftd.daemon import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,0 +1,176 @@
+"""`/v1/apps`: status, logs, connect and delete for what draftd deployed, through its target.
+
+For an app draftd deployed, the target it went to is on record (`draftd.apps`);
+for one it has no record of (its state folder was wiped), each target is asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from draft.errors import DraftError
+from draftd.apps import AppRecord
+from draftd.buildspec import RequestRefused, app_key
+from draftd.model import AppKey, Deployment, DeploymentJSON, Phase
+from draftd.services import Services, int_query, services
+from draftd.targets.base import DeployTarget
+
+log = logging.getLogger(__name__)
+STATUS_TIMEOUT = 15.0
+MAX_TAIL = 100_000
+
+
+class AppNotFound(DraftError):
+    """Nothing is deployed for that app and environment."""
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/v1/apps", list_apps)
+    router.add_get("/v1/apps/{app}/{env}", app_status)
+    router.add_delete("/v1/apps/{app}/{env}", delete_app)
+    router.add_get("/v1/apps/{app}/{env}/logs", app_logs)
+    router.add_post("/v1/apps/{app}/{env}/connect", connect_app)
+
+
+def deployment_json(deployment: Deployment) -> DeploymentJSON:
+    return {
+        "app": deployment.key.app,
+        "environment": deployment.key.environment,
+        "target": deployment.target,
+        "url": deployment.url,
+        "image": deployment.image,
+        "buildId": deployment.build_id,
+        "state": deployment.state,
+        "detail": deployment.detail,
+    }
+
+
+async def list_apps(request: web.Request) -> web.Response:
+    found = services(request)
+    targets = found.pipeline.targets
+    statuses = await asyncio.gather(*(_recorded(targets, record) for record in found.apps.all()))
+    return web.json_response([deployment_json(d) for d in statuses])
+
+
+async def _recorded(targets: Mapping[str, DeployTarget], record: AppRecord) -> Deployment:
+    target = targets.get(record.target)
+    if target is not None:
+        return await _status(target, record.key)
+    detail = f"this draftd runs without the {record.target} target the app was deployed to"
+    return Deployment(
+        record.key, record.target, record.url, record.image, record.build_id, "unknown", detail
+    )
+
+
+async def app_status(request: web.Request) -> web.Response:
+    key = _key(request)
+    _, deployment = await _locate(services(request), key)
+    return web.json_response(deployment_json(deployment))
+
+
+async def delete_app(request: web.Request) -> web.Response:
+    """Stop any build in flight for the app (it would deploy again), then remove it."""
+    found, key = services(request), _key(request)
+    for build in found.builds.running():
+        if build.key == key:
+            build.stop(Phase.FAILED, "cancelled: the app was deleted", "the app was deleted")
+    record = found.apps.get(key)
+    targets = found.pipeline.targets
+    chosen = [targets[record.target]] if record and record.target in targets else targets.values()
+    deleted = False
+    for target in chosen:
+        deleted = await target.delete(key) or deleted
+    found.apps.forget(key)
+    return web.json_response({"deleted": deleted})
+
+
+async def app_logs(request: web.Request) -> web.StreamResponse:
+    """The app's output as text lines; with ?follow=1 until the client goes away."""
+    found, key = services(request), _key(request)
+    follow = request.query.get("follow", "").lower() in ("1", "true", "yes")
+    tail = int_query(request, "tail", 100, 0, MAX_TAIL)
+    target, _ = await _locate(found, key)
+    lines = target.logs(key, follow=follow, tail=tail)
+    response = web.StreamResponse(headers={"Cache-Control": "no-cache"})
+    response.content_type = "text/plain"
+    response.charset = "utf-8"
+    await response.prepare(request)
+    try:
+        async for line in lines:
+            await response.write(line.rstrip("\n").encode("utf-8", "replace") + b"\n")
+    except DraftError as error:
+        await response.write(f"draftd: {error}\n".encode())
+    except ConnectionResetError:
+        return response
+    finally:
+        close = getattr(lines, "aclose", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await close()
+    await response.write_eof()
+    return response
+
+
+async def connect_app(request: web.Request) -> web.Response:
+    found, key = services(request), _key(request)
+    local_port = await _local_port(request)
+    target, _ = await _locate(found, key)
+    url = await target.connect(key, local_port)
+    return web.json_response({"url": url})
+
+
+async def _local_port(request: web.Request) -> int | None:
+    if not request.body_exists:
+        return None
+    try:
+        body = json.loads(await request.read() or b"{}")
+    except ValueError:
+        raise RequestRefused("The request body is not JSON.") from None
+    port = body.get("localPort") if isinstance(body, dict) else None
+    if port is None:
+        return None
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        raise RequestRefused(f"localPort must be a port number (1-65535), not {port!r}.")
+    return port
+
+
+def _key(request: web.Request) -> AppKey:
+    return app_key(request.match_info["app"], request.match_info["env"])
+
+
+async def _locate(found: Services, key: AppKey) -> tuple[DeployTarget, Deployment]:
+    """The target running `key` and what it says, or `AppNotFound`."""
+    targets = found.pipeline.targets
+    record = found.apps.get(key)
+    if record is not None and record.target in targets:
+        candidates = [targets[record.target]]
+    else:
+        candidates = list(targets.values())
+    for target in candidates:
+        deployment = await _status(target, key)
+        if deployment.state != "absent":
+            return target, deployment
+    raise AppNotFound(
+        f"Nothing is deployed for {key.app} in environment {key.environment}.",
+        "Run `draft up` to deploy it.",
+    )
+
+
+async def _status(target: DeployTarget, key: AppKey) -> Deployment:
+    """What `target` says of `key`; "unknown" (with why) when it fails to say."""
+    try:
+        return await asyncio.wait_for(target.status(key), STATUS_TIMEOUT)
+    except TimeoutError:
+        detail = f"the {target.name} target did not answer within {STATUS_TIMEOUT:g} s"
+    except DraftError as error:
+        detail = str(error)
+    except Exception as error:
+        log.exception("the %s target failed to report %s", target.name, key)
+        detail = f"internal error: {type(error).__name__}"
+    return Deployment(key, target.name, None, None, None, "unknown", detail)

@@ -1,0 +1,53 @@
+"""The one interface image builders implement; `draftd.docker_builder` is the real one.
+
+The pipeline hands a builder a tar stream of the build context it assembled
+from the blob store, and gets log lines back through a callback. Builders run
+their blocking work in threads: the daemon's event loop never waits on Docker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import BinaryIO, Protocol
+
+from draft.errors import DraftError
+from draftd.model import Image, Progress
+
+Log = Callable[[str], None]
+ProgressReport = Callable[[Progress], None]
+
+
+class BuildFailed(DraftError):
+    """The Dockerfile failed to build; `message` names the step and the error."""
+
+
+class PushFailed(DraftError):
+    """The registry refused or could not be reached."""
+
+
+class Builder(Protocol):
+    async def exists(self, image: Image) -> bool:
+        """Whether the engine already has this exact image (then nothing is rebuilt)."""
+        ...
+
+    async def build(
+        self,
+        context: BinaryIO,
+        image: Image,
+        *,
+        dockerfile: str,
+        build_args: Mapping[str, str],
+        log: Log,
+    ) -> None:
+        """Build `context` (an uncompressed tar) into `image`, streaming the output to `log`."""
+        ...
+
+    async def pushed(self, image: Image) -> bool:
+        """Whether the registry already holds this tag (then nothing is re-pushed)."""
+        ...
+
+    async def push(self, image: Image, progress: ProgressReport, log: Log) -> None: ...
+
+    async def tag(self, image: Image, extra: Image) -> None:
+        """Give `image` another name (draft.toml's custom_tags)."""
+        ...

@@ -1,0 +1,301 @@
+"""Builds and their event streams; the newest build per app and environment wins.
+
+Each build keeps an ordered list of events (seq from 1) that any number of
+clients can replay from a sequence number and then follow, so a reconnecting
+client misses nothing. The registry numbers builds per app and environment: a
+new build supersedes the one in flight at once, and `claim_deploy` lets only
+the newest build deploy, one deploy per key at a time, generations only rising.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import secrets
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+
+from draft.errors import DraftError
+from draftd.buildspec import BuildSpec
+from draftd.model import AppKey, BuildEvent, BuildStatusJSON, EventKind, Phase, Progress
+
+MAX_LOG_EVENTS = 5_000
+KEEP_PER_KEY = 50
+PROGRESS_INTERVAL = 0.25
+_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford's base32: sorts like the time
+_last_id = 0
+
+
+class BuildNotFound(DraftError):
+    """No build has that id (or it is so old it was forgotten)."""
+
+
+def new_build_id() -> str:
+    """A unique id that sorts by creation time: "b-" and 12 base32 characters.
+
+    42 bits of milliseconds then 18 random bits; never lower than the last one.
+    """
+    global _last_id
+    value = (int(time.time() * 1000) << 18) | secrets.randbits(18)
+    value = _last_id = max(value, _last_id + 1) & (2**60 - 1)
+    chars = [_ID_ALPHABET[(value >> shift) & 31] for shift in range(55, -1, -5)]
+    return "b-" + "".join(chars)
+
+
+class EventLog:
+    """A build's events by seq, bounded: past `limit` log and progress events the middle goes.
+
+    The first half of the limit stays, then one event saying how many lines were
+    left out, then the newest lines; phase events are always kept. Seq numbers
+    are never reused, so a resumed stream just skips what is gone.
+    """
+
+    def __init__(self, limit: int = MAX_LOG_EVENTS) -> None:
+        self._events: list[BuildEvent] = []
+        self._limit = limit
+        self._droppable = 0
+        self._marker: int | None = None
+        self._dropped = 0
+
+    def append(self, event: BuildEvent) -> None:
+        self._events.append(event)
+        if event.kind != "phase":
+            self._droppable += 1
+        if self._droppable > self._limit:
+            self._drop_one()
+
+    def since(self, seq: int) -> list[BuildEvent]:
+        return self._events[bisect.bisect_right(self._events, seq, key=lambda e: e.seq) :]
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def _drop_one(self) -> None:
+        start = self._marker + 1 if self._marker is not None else 0
+        skip = 0 if self._marker is not None else self._limit // 2
+        for index in range(start, len(self._events)):
+            if self._events[index].kind == "phase":
+                continue
+            if skip:
+                skip -= 1
+                continue
+            self._take(index)
+            return
+
+    def _take(self, index: int) -> None:
+        gone = self._events[index]
+        self._dropped += 1
+        self._droppable -= 1
+        if self._marker is None:
+            self._marker = index
+            first = gone
+        else:
+            first = self._events[self._marker]
+            del self._events[index]
+        lines = "line" if self._dropped == 1 else "lines"
+        message = f"[draftd: {self._dropped} log {lines} left out here to bound memory]"
+        self._events[self._marker] = replace(
+            first, kind="log", message=message, progress=None, url=None, reason=None, image=None
+        )
+
+
+class Build:
+    """One build: its spec, where it is, and its event stream."""
+
+    def __init__(
+        self,
+        build_id: str,
+        spec: BuildSpec,
+        generation: int,
+        tag: str,
+        redact: Callable[[str], str],
+        max_log_events: int = MAX_LOG_EVENTS,
+    ) -> None:
+        self.id = build_id
+        self.spec = spec
+        self.key = spec.key
+        self.generation = generation
+        self.tag = tag
+        self.phase = Phase.QUEUED
+        self.url: str | None = None
+        self.reason: str | None = None
+        self.task: asyncio.Task[None] | None = None
+        self._redact = redact
+        self._events = EventLog(max_log_events)
+        self._seq = 0
+        self._changed = asyncio.Event()
+        self._started = time.monotonic()
+        self._last_progress = 0.0
+        self.enter(Phase.QUEUED, f"queued ({spec.trigger})")
+
+    def enter(self, phase: Phase, message: str, *, image: str | None = None) -> None:
+        """Move to a non-terminal phase."""
+        assert not phase.terminal, phase
+        if self._emit("phase", phase, message, image=image):
+            self.phase = phase
+
+    def log(self, message: str) -> None:
+        self._emit("log", self.phase, message)
+
+    def progress(self, message: str, progress: Progress) -> None:
+        """Report progress, at most a few times a second (and always the last step)."""
+        now = time.monotonic()
+        done = progress["current"] >= progress["total"]
+        if done or now - self._last_progress >= PROGRESS_INTERVAL:
+            self._last_progress = now
+            self._emit("progress", self.phase, message, progress=progress)
+
+    def finish(
+        self, phase: Phase, message: str, *, url: str | None = None, reason: str | None = None
+    ) -> bool:
+        """End the build with a terminal event; False when it had already ended."""
+        assert phase.terminal, phase
+        reason = self._redact(reason) if reason is not None else None
+        if not self._emit("phase", phase, message, url=url, reason=reason):
+            return False
+        self.phase, self.url, self.reason = phase, url, reason
+        return True
+
+    def stop(self, phase: Phase, message: str, reason: str) -> bool:
+        """End the build now (superseded or cancelled) and cancel its work."""
+        ended = self.finish(phase, message, reason=reason)
+        if ended and self.task is not None:
+            self.task.cancel()
+        return ended
+
+    def release(self) -> None:
+        """Drop the manifest once the build's work is over: 50 old builds per app add up."""
+        self.spec = replace(self.spec, files=(), chart=None)
+
+    @property
+    def ended(self) -> bool:
+        return self.phase.terminal
+
+    def _emit(
+        self,
+        kind: EventKind,
+        phase: Phase,
+        message: str,
+        *,
+        progress: Progress | None = None,
+        url: str | None = None,
+        reason: str | None = None,
+        image: str | None = None,
+    ) -> bool:
+        if self.phase.terminal:
+            return False
+        self._seq += 1
+        event = BuildEvent(
+            seq=self._seq,
+            build_id=self.id,
+            app=self.key.app,
+            environment=self.key.environment,
+            kind=kind,
+            phase=phase,
+            message=self._redact(message),
+            elapsed_ms=int((time.monotonic() - self._started) * 1000),
+            time=time.time(),
+            progress=progress,
+            url=url,
+            reason=reason,
+            image=image,
+        )
+        self._events.append(event)
+        self._changed.set()
+        self._changed = asyncio.Event()
+        return True
+
+    async def events(self, after: int = 0) -> AsyncIterator[BuildEvent]:
+        """Events with seq > `after`, then new ones as they come, until the terminal one."""
+        seen = after
+        while True:
+            changed = self._changed
+            batch = self._events.since(seen)
+            for event in batch:
+                seen = event.seq
+                yield event
+            if batch:
+                continue
+            if self.phase.terminal:
+                return
+            await changed.wait()
+
+    def status(self) -> BuildStatusJSON:
+        out: BuildStatusJSON = {
+            "buildId": self.id,
+            "app": self.key.app,
+            "environment": self.key.environment,
+            "phase": self.phase.value,
+            "tag": self.tag,
+        }
+        if self.url is not None:
+            out["url"] = self.url
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
+
+
+class BuildRegistry:
+    """Every recent build by id; the newest per key; who may deploy."""
+
+    def __init__(
+        self, keep_per_key: int = KEEP_PER_KEY, max_log_events: int = MAX_LOG_EVENTS
+    ) -> None:
+        self._keep = keep_per_key
+        self._max_log_events = max_log_events
+        self._by_id: dict[str, Build] = {}
+        self._history: dict[AppKey, deque[Build]] = {}
+        self._generation: dict[AppKey, int] = {}
+        self._deployed: dict[AppKey, int] = {}
+        self._locks: dict[AppKey, asyncio.Lock] = {}
+
+    def start(self, spec: BuildSpec, tag: str, redact: Callable[[str], str]) -> Build:
+        """Register a new build for its key, superseding the one in flight there."""
+        key = spec.key
+        generation = self._generation.get(key, 0) + 1
+        self._generation[key] = generation
+        build = Build(new_build_id(), spec, generation, tag, redact, self._max_log_events)
+        history = self._history.setdefault(key, deque())
+        for older in history:
+            older.stop(
+                Phase.SUPERSEDED,
+                f"superseded by build {build.id}",
+                f"a newer build ({build.id}) of {key} took over",
+            )
+        history.append(build)
+        self._by_id[build.id] = build
+        while len(history) > self._keep and history[0].ended:
+            del self._by_id[history.popleft().id]
+        return build
+
+    def get(self, build_id: str) -> Build:
+        build = self._by_id.get(build_id)
+        if build is None:
+            raise BuildNotFound(
+                f"There is no build {build_id!r}.",
+                "Builds are kept for the last 50 deploys of each app, until draftd restarts.",
+            )
+        return build
+
+    def is_newest(self, build: Build) -> bool:
+        return self._generation.get(build.key) == build.generation and not build.ended
+
+    def deploy_lock(self, key: AppKey) -> asyncio.Lock:
+        """One deploy at a time per app and environment."""
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    def claim_deploy(self, build: Build) -> bool:
+        """Whether `build` may deploy now; call holding `deploy_lock(build.key)`.
+
+        Only the newest live build may, and never one older than a build that
+        already deployed: generations only rise.
+        """
+        if not self.is_newest(build) or build.generation <= self._deployed.get(build.key, 0):
+            return False
+        self._deployed[build.key] = build.generation
+        return True
+
+    def running(self) -> list[Build]:
+        return [build for build in self._by_id.values() if not build.ended]

@@ -1,0 +1,341 @@
+"""Build contexts: the manifest's checks, the content tag, the tar a builder gets, the chart folder.
+
+Everything a client sends is checked here before anything is stored: a path
+that could leave the build's own folder (`..`, an absolute path, a backslash, a
+link that escapes) or a mode that makes a device or FIFO is refused with the
+entry named. What passes becomes `ContextFile`s; only they are ever turned into
+a tar stream or written to disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+import tarfile
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TypeGuard
+
+from draft.errors import DraftError
+from draftd.blobs import BlobRefused, BlobStore, check_digest, digest_of
+from draftd.model import BuildSettings
+
+MAX_ENTRIES = 100_000
+MAX_PATH = 4096
+MAX_NAME = 255
+MAX_LINK_HOPS = 40
+FIXED_MTIME = 315_532_800  # 1980-01-01: the same context always makes the same tar
+SPOOL_IN_MEMORY = 16 * 1024 * 1024
+_HINT = "Draft uploads only files inside the app's folder; check the client that sent this."
+
+
+class ManifestRefused(DraftError):
+    """A manifest entry could reach outside the build's folder, or is malformed."""
+
+    def __init__(self, message: str, hint: str = _HINT) -> None:
+        super().__init__(message, hint)
+
+
+@dataclass(frozen=True)
+class ContextFile:
+    """One checked entry of a manifest: a regular file, or a link that stays inside."""
+
+    path: str
+    digest: str
+    size: int
+    mode: int
+    link: str | None = None
+
+
+def validate_manifest(
+    entries: object, *, max_size: int, what: str = "build context"
+) -> tuple[ContextFile, ...]:
+    """The entries as `ContextFile`s sorted by path; `ManifestRefused` names the first bad one."""
+    if not isinstance(entries, list):
+        raise ManifestRefused(f"The {what} manifest must be a list of entries.")
+    if len(entries) > MAX_ENTRIES:
+        raise ManifestRefused(
+            f"The {what} has {len(entries)} files; draftd accepts at most {MAX_ENTRIES}.",
+            "Add what the image does not need (node_modules, build output) to .dockerignore.",
+        )
+    files = [_entry(entry, max_size) for entry in entries]
+    by_path: dict[str, ContextFile] = {}
+    for file in files:
+        if file.path in by_path:
+            raise ManifestRefused(f"Manifest entry {_show(file.path)} appears twice.")
+        by_path[file.path] = file
+    _check_nesting(by_path)
+    _check_links(by_path)
+    return tuple(sorted(files, key=lambda f: f.path.split("/")))
+
+
+def _entry(entry: object, max_size: int) -> ContextFile:
+    if not isinstance(entry, dict):
+        raise ManifestRefused("Every manifest entry must be an object with path, digest, mode.")
+    path = check_path(entry.get("path"))
+    name = _show(path)
+    try:
+        digest = check_digest(entry.get("digest"))
+    except BlobRefused as error:
+        raise ManifestRefused(f"Manifest entry {name}: {error.message}", error.hint) from None
+    size, mode, link = entry.get("size"), entry.get("mode"), entry.get("link")
+    if not _is_int(size) or not 0 <= size <= max_size:
+        raise ManifestRefused(
+            f"Manifest entry {name} has size {size!r}; the limit is {max_size} bytes per file.",
+            "Add large files the image does not need to .dockerignore.",
+        )
+    if not _is_int(mode) or mode & ~0o7777 or mode < 0:
+        raise ManifestRefused(
+            f"Manifest entry {name} has mode {_mode(mode)}: only permission bits are accepted, "
+            "so devices, FIFOs and sockets cannot be uploaded."
+        )
+    if link is not None:
+        link = _check_link_text(name, link)
+    return ContextFile(path, digest, size, mode, link)
+
+
+def check_path(path: object, what: str = "Manifest entry") -> str:
+    """A relative, "/"-separated path of plain names: nothing that could leave its folder."""
+    if not isinstance(path, str) or not path:
+        raise ManifestRefused(f"{what} path {path!r} must be a non-empty string.")
+    name = _show(path)
+    try:
+        encoded = path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ManifestRefused(f"{what} {name} is not valid UTF-8.") from None
+    if len(encoded) > MAX_PATH:
+        raise ManifestRefused(f"{what} {name} is longer than {MAX_PATH} bytes.")
+    if "\x00" in path or "\\" in path:
+        raise ManifestRefused(f"{what} {name} contains a NUL or a backslash.")
+    if path.startswith("/"):
+        raise ManifestRefused(f"{what} {name} is an absolute path; paths must be relative.")
+    for segment in path.split("/"):
+        if segment in ("", ".", ".."):
+            raise ManifestRefused(
+                f"{what} {name} has an empty, '.' or '..' segment; paths must stay inside."
+            )
+        if len(segment.encode("utf-8")) > MAX_NAME:
+            raise ManifestRefused(f"{what} {name} has a name longer than {MAX_NAME} bytes.")
+    return path
+
+
+def _check_link_text(name: str, link: object) -> str:
+    if not isinstance(link, str) or not link:
+        raise ManifestRefused(f"Manifest entry {name} has a link target that is not a string.")
+    if len(link.encode("utf-8", "replace")) > MAX_PATH or "\x00" in link or "\\" in link:
+        raise ManifestRefused(f"Manifest entry {name} has a malformed link target.")
+    if link.startswith("/"):
+        raise ManifestRefused(
+            f"Manifest entry {name} links to the absolute path {_show(link)}; "
+            "links must stay inside the build context."
+        )
+    return link
+
+
+def _check_nesting(by_path: Mapping[str, ContextFile]) -> None:
+    """No entry may sit inside a file or a link: writing it would go wherever the link points."""
+    for path in by_path:
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder in by_path:
+                kind = "a link" if by_path[folder].link is not None else "a file"
+                raise ManifestRefused(
+                    f"Manifest entry {_show(path)} is inside {_show(folder)}, which is {kind}."
+                )
+
+
+def _check_links(by_path: Mapping[str, ContextFile]) -> None:
+    links = {f.path: f.link for f in by_path.values() if f.link is not None}
+    for path, link in links.items():
+        if by_path[path].digest != digest_of(link.encode("utf-8")):
+            raise ManifestRefused(
+                f"Manifest entry {_show(path)} is a link whose digest is not that of its target.",
+                "A link's digest is the sha256 of its target text.",
+            )
+        _resolve(path.split("/")[:-1], link, links, path, 0)
+
+
+def _resolve(
+    folder: list[str], link: str, links: Mapping[str, str], origin: str, hops: int
+) -> list[str]:
+    """Where `link` leads from `folder`, following the manifest's own links, as path segments."""
+    if hops > MAX_LINK_HOPS:
+        raise ManifestRefused(f"Manifest entry {_show(origin)} is part of a loop of links.")
+    parts = list(folder)
+    for segment in link.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if not parts:
+                raise ManifestRefused(
+                    f"Manifest entry {_show(origin)} links outside the build context."
+                )
+            parts.pop()
+            continue
+        parts.append(segment)
+        inner = links.get("/".join(parts))
+        if inner is not None:
+            parts = _resolve(parts[:-1], inner, links, origin, hops + 1)
+    return parts
+
+
+def blob_digests(files: Iterable[ContextFile]) -> list[str]:
+    """The digests whose blobs a build needs: regular files only (a link's text is inline)."""
+    return [f.digest for f in files if f.link is None]
+
+
+def context_tag(files: Sequence[ContextFile], settings: BuildSettings) -> str:
+    """The image tag: a hash of what goes into the image, so an unchanged context keeps its tag."""
+    payload = {
+        "files": sorted([f.path, f.digest, f.mode, f.link or ""] for f in files),
+        "dockerfile": settings["dockerfile"],
+        "buildArgs": sorted(settings["image_build_args"].items()),
+    }
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def context_tar(
+    files: Sequence[ContextFile], blobs: BlobStore, spool_dir: Path
+) -> tempfile.SpooledTemporaryFile[bytes]:
+    """The build context as an uncompressed tar, the same bytes for the same files.
+
+    Blocking (it reads every blob): run it in a thread. Large contexts spill
+    to a file in `spool_dir`, inside draftd's state folder.
+    """
+    spool: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+        max_size=SPOOL_IN_MEMORY, dir=str(spool_dir)
+    )
+    try:
+        with tarfile.open(fileobj=spool, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for path, file in _with_folders(files):
+                _add(tar, path, file, blobs)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
+def _with_folders(files: Iterable[ContextFile]) -> list[tuple[str, ContextFile | None]]:
+    """Every file plus an entry for each folder above it, parents first, sorted."""
+    items: dict[str, ContextFile | None] = {}
+    for file in files:
+        parts = file.path.split("/")
+        for depth in range(1, len(parts)):
+            items.setdefault("/".join(parts[:depth]), None)
+        items[file.path] = file
+    return sorted(items.items(), key=lambda item: item[0].split("/"))
+
+
+def _add(tar: tarfile.TarFile, path: str, file: ContextFile | None, blobs: BlobStore) -> None:
+    info = tarfile.TarInfo(path)
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mtime = FIXED_MTIME
+    if file is None:
+        info.type, info.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(info)
+    elif file.link is not None:
+        info.type, info.mode, info.linkname = tarfile.SYMTYPE, 0o777, file.link
+        tar.addfile(info)
+    else:
+        info.mode = file.mode
+        with blobs.open(file.digest) as data:
+            info.size = os.fstat(data.fileno()).st_size
+            tar.addfile(info, data)
+
+
+def read_file(
+    files: Iterable[ContextFile], path: str, blobs: BlobStore, limit: int
+) -> bytes | None:
+    """The first `limit` bytes of the context's regular file at `path`, or None."""
+    for file in files:
+        if file.path == path and file.link is None:
+            with blobs.open(file.digest) as data:
+                return data.read(limit)
+    return None
+
+
+def materialize(files: Iterable[ContextFile], blobs: BlobStore, folder: Path) -> None:
+    """Write checked files into the new, empty `folder` (the chart a Helm deploy reads).
+
+    Each folder is opened relative to its parent with O_NOFOLLOW and each file
+    created with O_EXCL | O_NOFOLLOW, and links are made last, so no write
+    ever passes through a link, whatever was there before.
+    """
+    folder.mkdir(parents=True, mode=0o700)
+    root = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        ordered = sorted(files, key=lambda f: f.link is not None)
+        for file in ordered:
+            *parents, name = file.path.split("/")
+            parent = _open_folders(root, parents)
+            try:
+                _write_entry(parent, name, file, blobs)
+            finally:
+                if parent != root:
+                    os.close(parent)
+    finally:
+        os.close(root)
+
+
+def _open_folders(root: int, parts: list[str]) -> int:
+    current = root
+    for part in parts:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(part, 0o755, dir_fd=current)
+        try:
+            opened = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=current)
+        finally:
+            if current != root:
+                os.close(current)
+        current = opened
+    return current
+
+
+def _write_entry(parent: int, name: str, file: ContextFile, blobs: BlobStore) -> None:
+    if file.link is not None:
+        os.symlink(file.link, name, dir_fd=parent)
+        return
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    target = os.open(name, flags, file.mode & 0o777, dir_fd=parent)
+    with os.fdopen(target, "wb") as out, blobs.open(file.digest) as data:
+        _copy(data, out)
+
+
+def _copy(source: IO[bytes], target: IO[bytes]) -> None:
+    while chunk := source.read(1024 * 1024):
+        target.write(chunk)
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_FILE_TYPES = {
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a folder",
+    stat.S_IFLNK: "a link",
+    stat.S_IFREG: "with the regular-file type bits",
+}
+
+
+def _mode(mode: object) -> str:
+    if not isinstance(mode, int) or isinstance(mode, bool) or mode < 0:
+        return repr(mode)
+    kind = _FILE_TYPES.get(stat.S_IFMT(mode))
+    return f"{oct(mode)} ({kind})" if kind else oct(mode)
+
+
+def _show(path: str) -> str:
+    return repr(path if len(path) <= 120 else path[:120] + "…")

@@ -1,0 +1,231 @@
+"""Running draftd: options, its state folder, the token, serving until SIGTERM or SIGINT.
+
+On start draftd writes `<state>/draftd.json` ({pid, url, version}) so clients on
+this machine find it, and removes it on a clean stop. Bound beyond loopback it
+always needs a token; with none given it generates one into `<state>/token`
+(mode 0600) and logs where it is, never the token itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import platformdirs
+from aiohttp import web
+
+from draft import __version__
+from draft.errors import DraftError
+from draftd.api import create_app, is_loopback
+from draftd.blobs import DEFAULT_MAX_BLOB
+from draftd.builder import Builder
+from draftd.targets.base import DeployTarget
+
+log = logging.getLogger("draftd")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7878
+INFO_FILE = "draftd.json"
+TOKEN_FILE = "token"
+SHUTDOWN_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class Options:
+    host: str
+    port: int
+    state_dir: Path
+    token: str | None
+    max_blob: int
+    log_level: str
+
+
+def default_state_dir() -> Path:
+    explicit = os.environ.get("DRAFTD_STATE")
+    if explicit:
+        return Path(explicit)
+    return Path(platformdirs.user_data_dir("draft")) / "draftd"
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="draftd", description="Build and deploy Draft apps: the daemon `draft up` talks to."
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (%(default)s)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (%(default)s; 0: any)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="blobs, app records, token (default: $DRAFTD_STATE or the user data folder)",
+    )
+    parser.add_argument(
+        "--token", help="require this bearer token (better: the DRAFTD_TOKEN environment variable)"
+    )
+    parser.add_argument(
+        "--max-blob", type=int, default=DEFAULT_MAX_BLOB, help="largest file accepted, in bytes"
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper
+    )
+    args = parser.parse_args(argv)
+    if args.max_blob < 1:
+        parser.error("--max-blob must be at least 1 byte")
+    return Options(
+        host=args.host,
+        port=args.port,
+        state_dir=args.state_dir or default_state_dir(),
+        token=args.token or os.environ.get("DRAFTD_TOKEN") or None,
+        max_blob=args.max_blob,
+        log_level=args.log_level,
+    )
+
+
+def resolve_token(options: Options) -> str | None:
+    """The token to require: the one given; else, beyond loopback, `<state>/token`'s."""
+    if options.token:
+        return options.token
+    if is_loopback(options.host):
+        return None
+    path = options.state_dir / TOKEN_FILE
+    with contextlib.suppress(FileNotFoundError):
+        existing = path.read_text(encoding="utf-8").strip()
+        if existing:
+            path.chmod(0o600)
+            log.info("requiring the token in %s", path)
+            return existing
+    token = secrets.token_urlsafe(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(token + "\n")
+    log.info("generated a token for clients into %s (mode 0600)", path)
+    return token
+
+
+def real_builder_and_targets() -> tuple[Builder, dict[str, DeployTarget]]:
+    """The Docker builder and the targets; without a usable kubernetes target, docker only."""
+    try:
+        builder = cast(Builder, _construct("draftd.docker_builder", "DockerBuilder"))
+        docker = cast(DeployTarget, _construct("draftd.targets.docker", "DockerTarget"))
+    except ImportError as error:
+        raise DraftError(
+            f"draftd cannot load its Docker builder: {error}.",
+            "Reinstall Draft (pip install draft) so the daemon's modules are complete.",
+        ) from error
+    targets = {"docker": docker}
+    try:
+        kubernetes = _construct("draftd.targets.kubernetes", "KubernetesTarget")
+        targets["kubernetes"] = cast(DeployTarget, kubernetes)
+    except Exception as error:
+        log.warning("deploying to docker only: the kubernetes target is unavailable (%s)", error)
+    return builder, targets
+
+
+def _construct(module: str, name: str) -> Any:
+    return getattr(importlib.import_module(module), name)()
+
+
+def local_url(host: str, port: int) -> str:
+    """How a client on this machine reaches a daemon bound to `host`."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start serving `app`; returns the runner (to clean up) and the bound port."""
+    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    bound = runner.addresses[0][1] if runner.addresses else port
+    return runner, int(bound)
+
+
+Parts = Callable[[], tuple[Builder, dict[str, DeployTarget]]]
+
+
+async def run(options: Options, parts: Parts = real_builder_and_targets) -> None:
+    """Serve until SIGTERM or SIGINT, with `draftd.json` present exactly while serving."""
+    state = options.state_dir
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _refuse_second_daemon(state / INFO_FILE)
+    token = resolve_token(options)
+    builder, targets = parts()
+    app = create_app(state, builder, targets, token, host=options.host, max_blob=options.max_blob)
+    runner, port = await serve(app, options.host, options.port)
+    url = local_url(options.host, port)
+    info = state / INFO_FILE
+    try:
+        _write_info(info, {"pid": os.getpid(), "url": url, "version": __version__})
+        log.info(
+            "draftd %s listening on %s:%d (state in %s)", __version__, options.host, port, state
+        )
+        await _until_stopped()
+        log.info("stopping")
+    finally:
+        info.unlink(missing_ok=True)
+        await runner.cleanup()
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
+def _refuse_second_daemon(info: Path) -> None:
+    try:
+        running = json.loads(info.read_text(encoding="utf-8"))
+        pid = int(running["pid"])
+        os.kill(pid, 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no file, a stale one, or its process is gone
+    if pid != os.getpid():
+        raise DraftError(
+            f"draftd already runs with this state folder (pid {pid}, {running.get('url')}).",
+            "Stop it first, or give this one another --state-dir.",
+        )
+
+
+def _write_info(path: Path, data: dict[str, Any]) -> None:
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as out:
+        json.dump(data, out)
+    Path(out.name).chmod(0o644)
+    Path(out.name).replace(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_args(argv)
+    logging.basicConfig(
+        level=options.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        asyncio.run(run(options))
+    except DraftError as error:
+        sys.stderr.write(f"draftd: {error}\n")
+        return 1
+    except OSError as error:
+        sys.stderr.write(f"draftd: cannot listen on {options.host}:{options.port}: {error}\n")
+        return 1
+    return 0

@@ -1,0 +1,1 @@
+"""Deploy targets: where a built image runs. One module per target."""

@@ -1,0 +1,57 @@
+"""The one interface every deploy target implements.
+
+A target knows nothing of uploads, builds or events beyond the callback it is
+given: draftd's build pipeline calls `deploy` with an image that exists, and
+the target reports progress through `report` and returns where the app answers
+or raises `DeployError` with the reason a user can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
+
+from draft.errors import DraftError
+from draftd.model import AppKey, Deployment, DeployRequest
+
+Report = Callable[[str], None]
+"""Send one line of deploy output to the build's event stream."""
+
+
+class DeployError(DraftError):
+    """The deploy failed for a reason the user can act on (CrashLoopBackOff, a port in use…)."""
+
+    def __init__(self, message: str, hint: str = "", logs: str = "") -> None:
+        super().__init__(message, hint)
+        self.logs = logs
+        """The app's last log lines, when it started and died."""
+
+
+class TargetUnavailable(DraftError):
+    """The target cannot be reached at all (no Docker engine, no cluster)."""
+
+
+class DeployTarget(Protocol):
+    name: str
+
+    async def available(self) -> bool:
+        """Whether this target can deploy right now (engine or cluster answers)."""
+        ...
+
+    async def deploy(self, request: DeployRequest, report: Report) -> Deployment:
+        """Run `request.image`, replacing what runs for the same key; wait until it answers."""
+        ...
+
+    async def status(self, key: AppKey) -> Deployment: ...
+
+    def logs(self, key: AppKey, *, follow: bool, tail: int) -> AsyncIterator[str]:
+        """The app's output lines, newest last; with `follow`, until the caller stops."""
+        ...
+
+    async def delete(self, key: AppKey) -> bool:
+        """Remove what runs for `key`; False when there was nothing."""
+        ...
+
+    async def connect(self, key: AppKey, local_port: int | None) -> str:
+        """A URL on this machine that reaches the app (a port-forward where needed)."""
+        ...

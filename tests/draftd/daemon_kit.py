@@ -1,0 +1,284 @@
+"""A real draftd app on 127.0.0.1 with a stand-in builder and target, and a tiny client.
+
+The stand-ins exist ONLY to control timing (hold a build or a deploy until the
+test releases it, fail on demand): everything else — HTTP, auth, blob store,
+manifest checks, tar building, the pipeline, supersede — is draftd's real code.
+The real Docker builder and targets are covered by the integration tests
+(real engine and registry) next to draftd/docker_builder.py and
+draftd/targets/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import aiohttp
+
+from draftd.api import create_app
+from draftd.daemon import serve
+from draftd.model import AppKey, Deployment, DeployRequest, Image, Progress
+
+TERMINAL = {"ready", "failed", "superseded"}
+DOCKERFILE = b"FROM scratch\nCOPY . /app\nEXPOSE 5000\n"
+
+
+def digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Link:
+    target: str
+
+
+def manifest(files: Mapping[str, bytes | Link]) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    for path, content in files.items():
+        if isinstance(content, Link):
+            data = content.target.encode()
+            entries.append(
+                {
+                    "path": path,
+                    "digest": digest(data),
+                    "size": len(data),
+                    "mode": 0o777,
+                    "link": content.target,
+                }
+            )
+        else:
+            entries.append(
+                {"path": path, "digest": digest(content), "size": len(content), "mode": 0o644}
+            )
+    return entries
+
+
+def settings(name: str = "hello", **overrides: Any) -> dict[str, Any]:
+    base = {
+        "name": name,
+        "namespace": "default",
+        "dockerfile": "Dockerfile",
+        "chart": "chart",
+        "registry": "",
+        "set": [],
+        "custom_tags": [],
+        "image_build_args": {},
+        "target": "docker",
+        "wait": True,
+    }
+    return base | overrides
+
+
+class FakeBuilder:
+    """Builds nothing; records what it was given. Timing control only (see the module doc)."""
+
+    def __init__(self) -> None:
+        self.images: set[Image] = set()
+        self.contexts: list[bytes] = []
+        self.pushes: list[str] = []
+        self.holds: dict[str, asyncio.Event] = {}
+        self.failures: dict[str, BaseException] = {}
+        self.logs: dict[str, list[str]] = {}
+
+    def hold(self, app: str) -> asyncio.Event:
+        """Builds of `app` wait until the returned event is set."""
+        self.holds[app] = asyncio.Event()
+        return self.holds[app]
+
+    async def exists(self, image: Image) -> bool:
+        return image in self.images
+
+    async def build(
+        self,
+        context: BinaryIO,
+        image: Image,
+        *,
+        dockerfile: str,
+        build_args: Mapping[str, str],
+        log: Any,
+    ) -> None:
+        self.contexts.append(context.read())
+        app = image.repository.rsplit("/", 1)[-1]
+        for line in self.logs.get(app, ["Step 1/2 : FROM scratch"]):
+            log(line)
+        if app in self.holds:
+            await self.holds[app].wait()
+        if app in self.failures:
+            raise self.failures[app]
+        self.images.add(image)
+
+    async def pushed(self, image: Image) -> bool:
+        return image.reference in self.pushes
+
+    async def push(self, image: Image, progress: Any, log: Any) -> None:
+        update: Progress = {"current": 1, "total": 1, "unit": "layers"}
+        progress(update)
+        self.pushes.append(image.reference)
+
+    async def tag(self, image: Image, extra: Image) -> None:
+        self.images.add(extra)
+
+
+class FakeTarget:
+    """Deploys nothing; records the order of deploys. Timing control only (see the module doc)."""
+
+    def __init__(self, name: str = "docker") -> None:
+        self.name = name
+        self.started: list[str] = []
+        self.deployed: list[str] = []
+        self.running: dict[AppKey, Deployment] = {}
+        self.holds: dict[str, asyncio.Event] = {}
+        self.is_available = True
+
+    def hold(self, build_id: str) -> asyncio.Event:
+        self.holds[build_id] = asyncio.Event()
+        return self.holds[build_id]
+
+    async def available(self) -> bool:
+        return self.is_available
+
+    async def deploy(self, request: DeployRequest, report: Any) -> Deployment:
+        self.started.append(request.build_id)
+        report(f"starting {request.image.reference} on port {request.port}")
+        if request.build_id in self.holds:
+            await self.holds[request.build_id].wait()
+        deployment = Deployment(
+            request.key,
+            self.name,
+            f"http://127.0.0.1:18080/{request.build_id}",
+            request.image.reference,
+            request.build_id,
+            "running",
+        )
+        self.running[request.key] = deployment
+        self.deployed.append(request.build_id)
+        return deployment
+
+    async def status(self, key: AppKey) -> Deployment:
+        return self.running.get(key) or Deployment(key, self.name, None, None, None, "absent")
+
+    async def logs(self, key: AppKey, *, follow: bool, tail: int) -> AsyncIterator[str]:
+        for number in range(3):
+            yield f"{key.app} line {number}"
+
+    async def delete(self, key: AppKey) -> bool:
+        return self.running.pop(key, None) is not None
+
+    async def connect(self, key: AppKey, local_port: int | None) -> str:
+        return f"http://127.0.0.1:{local_port or 18080}"
+
+
+@dataclass
+class Daemon:
+    """A running draftd and a session that talks to it on 127.0.0.1 only."""
+
+    url: str
+    session: aiohttp.ClientSession
+    builder: FakeBuilder
+    target: FakeTarget
+    state: Path
+    headers: dict[str, str] = field(default_factory=dict)
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        async with self.session.request(
+            method, self.url + path, headers=self.headers, **kwargs
+        ) as response:
+            text = await response.text()
+            try:
+                return response.status, json.loads(text)
+            except ValueError:
+                return response.status, text
+
+    async def post_build(
+        self,
+        files: Mapping[str, bytes | Link],
+        *,
+        app: str = "hello",
+        environment: str = "development",
+        chart: Mapping[str, bytes | Link] | None = None,
+        **overrides: Any,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "app": app,
+            "environment": environment,
+            "manifest": manifest(files),
+            "settings": settings(app, **overrides),
+            "trigger": "save",
+        }
+        if chart is not None:
+            body["chart"] = manifest(chart)
+        status, answer = await self.request("POST", "/v1/builds", json=body)
+        assert status == 202, answer
+        return answer
+
+    async def upload(self, files: Mapping[str, bytes | Link], missing: list[str]) -> None:
+        blobs = {digest(c): c for c in files.values() if isinstance(c, bytes)}
+        for wanted in missing:
+            status, answer = await self.request("PUT", f"/v1/blobs/{wanted}", data=blobs[wanted])
+            assert status == 201, answer
+
+    async def deploy(self, files: Mapping[str, bytes | Link], **kwargs: Any) -> str:
+        """Post a build and upload what it lacks; returns the build id."""
+        created = await self.post_build(files, **kwargs)
+        await self.upload({**files, **kwargs.get("chart", {})}, created["missing"])
+        return str(created["buildId"])
+
+    async def events(
+        self, build_id: str, after: int = 0, *, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Events from the stream until the build ends (or `limit` lines, then disconnect)."""
+        found: list[dict[str, Any]] = []
+        url = f"{self.url}/v1/builds/{build_id}/events?after={after}"
+        async with self.session.get(url, headers=self.headers) as response:
+            assert response.status == 200
+            assert response.content_type == "application/x-ndjson"
+            async for line in response.content:
+                found.append(json.loads(line))
+                if limit is not None and len(found) >= limit:
+                    break
+        return found
+
+    async def outcome(self, build_id: str) -> dict[str, Any]:
+        events = await asyncio.wait_for(self.events(build_id), 10)
+        assert events[-1]["phase"] in TERMINAL, events
+        return events[-1]
+
+
+@dataclass
+class DaemonFactory:
+    state: Path
+    running: list[tuple[Any, aiohttp.ClientSession]] = field(default_factory=list)
+
+    async def start(
+        self, *, host: str = "127.0.0.1", token: str | None = None, **options: Any
+    ) -> Daemon:
+        builder, target = FakeBuilder(), FakeTarget()
+        targets = {"docker": target, **options.pop("targets", {})}
+        app = create_app(self.state, builder, targets, token, host=host, **options)
+        runner, port = await serve(app, host, 0)
+        session = aiohttp.ClientSession()
+        self.running.append((runner, session))
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return Daemon(f"http://127.0.0.1:{port}", session, builder, target, self.state, headers)
+
+    async def close(self) -> None:
+        for runner, session in self.running:
+            await session.close()
+            await runner.cleanup()
+
+
+def tar_members(data: bytes) -> dict[str, tarfile.TarInfo]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {member.name: member for member in tar.getmembers()}
+
+
+def tree(folder: Path) -> set[str]:
+    """Every path under `folder`, to show nothing was written where it should not be."""
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}

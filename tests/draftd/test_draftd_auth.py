@@ -1,0 +1,82 @@
+"""A token is required beyond loopback: without it draftd answers 401, and health says little."""
+
+from __future__ import annotations
+
+import pytest
+from daemon_kit import DOCKERFILE, DaemonFactory, digest
+
+from draft.errors import DraftError
+from draftd.api import create_app, is_loopback
+
+TOKEN = "a-long-random-token-for-tests"
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.10", False),
+        ("draft.example", False),
+    ],
+)
+def test_loopback_means_only_this_machine(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_draftd_refuses_to_listen_beyond_loopback_without_a_token(tmp_path) -> None:
+    with pytest.raises(DraftError, match="without a token"):
+        create_app(tmp_path, object(), {}, None, host="0.0.0.0")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("headers", "says"),
+    [
+        ({}, "needs its token"),
+        ({"Authorization": "Bearer wrong"}, "token sent to draftd is wrong"),
+        ({"Authorization": f"Basic {TOKEN}"}, "token sent to draftd is wrong"),
+        ({"Authorization": f"Bearer {TOKEN}x"}, "token sent to draftd is wrong"),
+    ],
+)
+@pytest.mark.asyncio
+async def test_requests_without_the_token_are_refused(
+    daemons: DaemonFactory, headers, says
+) -> None:
+    # Bound to every interface, reached through 127.0.0.1 only.
+    daemon = await daemons.start(host="0.0.0.0", token=TOKEN)
+    daemon.headers = headers
+    for method, path in [
+        ("GET", "/v1/apps"),
+        ("POST", "/v1/builds"),
+        ("PUT", f"/v1/blobs/{digest(DOCKERFILE)}"),
+        ("GET", "/v1/builds/b-x/events"),
+    ]:
+        status, answer = await daemon.request(method, path, data=DOCKERFILE)
+        assert status == 401, (method, path)
+        assert says in answer["error"]
+        assert "DRAFTD_TOKEN" in answer["hint"]
+    assert not (daemon.state / "blobs" / "sha256" / digest(DOCKERFILE)[7:9]).exists()
+
+
+@pytest.mark.asyncio
+async def test_health_answers_anyone_but_details_need_the_token(daemons: DaemonFactory) -> None:
+    daemon = await daemons.start(host="0.0.0.0", token=TOKEN)
+    daemon.headers = {}
+    status, anonymous = await daemon.request("GET", "/v1/health")
+    assert status == 200 and set(anonymous) == {"version"}
+    daemon.headers = {"Authorization": f"Bearer {TOKEN}"}
+    status, detailed = await daemon.request("GET", "/v1/health")
+    assert detailed["docker"] is True and detailed["kubernetes"] is False
+
+
+@pytest.mark.asyncio
+async def test_the_right_token_deploys(daemons: DaemonFactory) -> None:
+    daemon = await daemons.start(host="0.0.0.0", token=TOKEN)
+    build_id = await daemon.deploy({"Dockerfile": DOCKERFILE})
+    assert (await daemon.outcome(build_id))["phase"] == "ready"
+    assert TOKEN not in str(await daemon.events(build_id))
