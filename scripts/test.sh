@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: set-up, lint, types, then every test.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k detect).
+# Env: DRAFT_SKIP_SETUP=1 skips installing/starting the engine, registry and editors
+# (for a quick run on a machine already set up).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+bash scripts/venv.sh
+venv=${DRAFT_VENV:-$repo/.venv}
+
+if [[ ${DRAFT_SKIP_SETUP:-0} != 1 ]]; then
+    bash scripts/setup.sh
+    if [[ -f scripts/setup-vscode.sh ]]; then
+        bash scripts/setup-vscode.sh
+    fi
+fi
+
+echo "lint: ruff"
+"$venv/bin/ruff" check draft server draftd tests bench
+"$venv/bin/ruff" format --check draft server draftd tests bench
+echo "types: mypy --strict"
+"$venv/bin/mypy" --strict draft server draftd
+echo "tests: pytest"
+"$venv/bin/pytest" "$@"
