@@ -352,4 +352,5 @@ def render_new(app_name: str, environment: str = DEFAULT_ENVIRONMENT) -> str:
     environments = tomlkit.table(is_super_table=True)
     environments.add(environment, table)
     doc.add("environments", environments)
-    return tomlkit.dumps(doc)
+    text = tomlkit.dumps(doc)
+    return text if text.endswith("\n") else text + "\n"

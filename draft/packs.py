@@ -46,6 +46,8 @@ class Pack:
     detect: DetectRules
     variables: Mapping[str, str] = field(default_factory=dict)
     """Pack-specific template variables and their defaults."""
+    title: str = ""
+    """The language as people say it ("Python", "C#"); pack.toml's `title`, else the name."""
     source: str = "builtin"
     """Where it was found: `builtin`, or the search-path folder it came from."""
 
@@ -105,6 +107,7 @@ def _pack_from_toml(raw: dict[str, Any], folder: Path, source: str) -> Pack:
             extensions=tuple(str(e).lower() for e in detect.get("extensions", [])),
         ),
         variables={str(k): str(v) for k, v in raw.get("variables", {}).items()},
+        title=str(raw.get("title") or str(raw["name"]).capitalize()),
         source=source,
     )
 

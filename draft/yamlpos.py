@@ -1,0 +1,137 @@
+"""Where each key and value of a YAML document sits, for diagnostics with exact ranges.
+
+ruamel.yaml's round-trip loader keeps the line and column of every mapping key
+and value and of every sequence item; this module turns them into `Range`s by
+key path, e.g. `("image", "tag")` or `("env", 0, "name")`. Columns count code
+points on the line, as `draft.diagnostics` expects.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from draft.diagnostics import Range
+
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class YamlSyntaxError:
+    message: str
+    range: Range
+
+
+@dataclass
+class YamlDocument:
+    """The parsed data (plain dicts and lists) and the ranges of its keys and values."""
+
+    data: Any
+    keys: dict[KeyPath, Range] = field(default_factory=dict)
+    values: dict[KeyPath, Range] = field(default_factory=dict)
+    error: YamlSyntaxError | None = None
+
+    def key_range(self, path: KeyPath) -> Range | None:
+        """The range of the deepest existing key on `path` (the parent when a key is missing)."""
+        for end in range(len(path), 0, -1):
+            found = self.keys.get(path[:end])
+            if found is not None:
+                return found
+        return None
+
+    def value_range(self, path: KeyPath) -> Range | None:
+        return self.values.get(path) or self.key_range(path)
+
+    def leaves(self) -> Iterator[tuple[KeyPath, Any]]:
+        """Every scalar with its key path."""
+        yield from _leaves(self.data, ())
+
+
+def parse(text: str) -> YamlDocument:
+    """Parse `text`; never raises: a syntax error is returned with its position."""
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    lines = text.splitlines()
+    try:
+        loaded = yaml.load(io.StringIO(text))
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line if mark is not None else 0
+        column = mark.column if mark is not None else 0
+        problem = error.problem or error.context or "invalid YAML"
+        return YamlDocument(None, error=YamlSyntaxError(problem, _token_range(lines, line, column)))
+    except (YAMLError, ValueError, RecursionError) as error:
+        problem = str(error) or "invalid YAML"
+        return YamlDocument(None, error=YamlSyntaxError(problem, Range.of(0, 0)))
+    document = YamlDocument(_plain(loaded))
+    _index(loaded, (), lines, document)
+    return document
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    return node
+
+
+def _index(node: Any, path: KeyPath, lines: list[str], document: YamlDocument) -> None:
+    if isinstance(node, CommentedMap):
+        for key, value in node.items():
+            child = (*path, str(key))
+            key_line, key_col = node.lc.key(key)
+            document.keys[child] = _token_range(lines, key_line, key_col, until=":")
+            value_pos = node.lc.value(key)
+            nested = isinstance(value, CommentedMap | CommentedSeq)
+            # A block mapping or list starts on the next line: its key is the better place.
+            if value_pos is not None and (not nested or value_pos[0] == key_line):
+                document.values[child] = _token_range(lines, value_pos[0], value_pos[1])
+            _index(value, child, lines, document)
+    elif isinstance(node, CommentedSeq):
+        for position, value in enumerate(node):
+            child = (*path, position)
+            line, col = node.lc.item(position)
+            item = _token_range(lines, line, col)
+            document.keys[child] = item
+            if not isinstance(value, CommentedMap | CommentedSeq):
+                document.values[child] = item
+            _index(value, child, lines, document)
+
+
+def _token_range(lines: list[str], line: int, column: int, until: str = "") -> Range:
+    """From `column` to the end of the token: a key up to its colon, a value up to a comment."""
+    text = lines[line] if 0 <= line < len(lines) else ""
+    rest = text[column:]
+    end = len(rest)
+    if until and until in rest:
+        end = rest.index(until)
+    elif " #" in rest:
+        end = rest.index(" #")
+    end = len(rest[:end].rstrip())
+    return Range.of(line, column, line, column + max(end, 1) if rest else column)
+
+
+def _leaves(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(node, list):
+        for position, value in enumerate(node):
+            yield from _leaves(value, (*path, position))
+    else:
+        yield path, node
