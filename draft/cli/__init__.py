@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from draft import __version__
-from draft.cli import scaffolding
+from draft.cli import deploy, scaffolding
 from draft.cli.output import Output
 from draft.errors import DraftError
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"draft {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     scaffolding.register(commands, common)
+    deploy.register(commands, common)
     return parser
 
 

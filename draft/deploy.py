@@ -1,0 +1,178 @@
+"""One deploy of an app, from its folder to a URL: what `draft up`, watch mode and the language
+server's deploy-on-save all run.
+
+The manifest of the build context goes to draftd, which answers with the blobs
+it lacks; only those are uploaded; then the build's events are followed to the
+end and handed to `on_status` as `Status` values, the shape of the language
+server's `draft/status` notification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from draft import config, manifest
+from draft.client import DraftdClient, ensure_daemon
+from draft.errors import DraftError
+
+Trigger = Literal["command", "save", "watch"]
+
+
+@dataclass(frozen=True)
+class Status:
+    """One event of a build: a phase change, a log line or progress."""
+
+    app: str
+    environment: str
+    phase: str
+    message: str
+    kind: Literal["phase", "log", "progress"]
+    elapsed_ms: int
+    url: str | None = None
+    build_id: str | None = None
+    progress: tuple[int, int] | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.kind == "phase" and self.phase in ("ready", "failed", "superseded")
+
+    def to_json(self) -> dict[str, Any]:
+        """The `draft/status` notification's fields (camelCase, absent when unknown)."""
+        out: dict[str, Any] = {
+            "app": self.app,
+            "environment": self.environment,
+            "phase": self.phase,
+            "message": self.message,
+            "elapsedMs": self.elapsed_ms,
+        }
+        if self.url is not None:
+            out["url"] = self.url
+        if self.build_id is not None:
+            out["buildId"] = self.build_id
+        return out
+
+
+@dataclass(frozen=True)
+class Upload:
+    """What one deploy sent: files in the context, blobs the daemon lacked, bytes sent."""
+
+    files: int
+    missing: int
+    bytes_sent: int
+
+
+def _ignore(_: Status) -> None:
+    return None
+
+
+def build_request(
+    root: Path, env: config.Environment, trigger: Trigger, target: str | None
+) -> tuple[dict[str, Any], list[manifest.Entry]]:
+    """The `POST /v1/builds` body for the app as it is on disk now, and its context's entries."""
+    files = manifest.build_context(root, env.dockerfile)
+    chart = manifest.chart_files(root / env.chart)
+    settings = {
+        "name": env.name,
+        "namespace": env.namespace,
+        "dockerfile": env.dockerfile,
+        "chart": env.chart,
+        "registry": env.registry,
+        "set": list(env.set),
+        "custom_tags": list(env.custom_tags),
+        "image_build_args": dict(env.image_build_args or {}),
+        "target": target or env.target,
+        "wait": env.wait,
+    }
+    body = {
+        "app": env.name,
+        "environment": env.environment,
+        "manifest": [e.to_json() for e in files],
+        "chart": [e.to_json() for e in chart],
+        "settings": settings,
+        "trigger": trigger,
+    }
+    return body, [*files, *(_in_chart(e, env.chart) for e in chart)]
+
+
+def _in_chart(entry: manifest.Entry, chart: str) -> manifest.Entry:
+    """A chart entry with its path relative to the app, for reading it to upload."""
+    return manifest.Entry(f"{chart}/{entry.path}", entry.digest, entry.size, entry.mode, entry.link)
+
+
+async def up(
+    root: Path,
+    *,
+    environment: str | None = None,
+    trigger: Trigger = "command",
+    target: str | None = None,
+    on_status: Callable[[Status], None] = _ignore,
+    daemon_url: str | None = None,
+    on_upload: Callable[[Upload], None] | None = None,
+) -> Status:
+    """Deploy the app in `root` once; the terminal Status (ready with its URL, or failed)."""
+    root = root.resolve()
+    env = await asyncio.to_thread(config.load, root, environment)
+    body, entries = await asyncio.to_thread(build_request, root, env, trigger, target)
+    started = time.monotonic()
+    client = await ensure_daemon(daemon_url)
+    async with client:
+        return await _follow_build(client, root, env, body, entries, started, on_status, on_upload)
+
+
+async def _follow_build(
+    client: DraftdClient,
+    root: Path,
+    env: config.Environment,
+    body: dict[str, Any],
+    entries: list[manifest.Entry],
+    started: float,
+    on_status: Callable[[Status], None],
+    on_upload: Callable[[Upload], None] | None,
+) -> Status:
+    def status(phase: str, message: str, **extra: Any) -> Status:
+        elapsed = int((time.monotonic() - started) * 1000)
+        return Status(env.name, env.environment, phase, message, "phase", elapsed, **extra)
+
+    on_status(status("queued", "sending the build to draftd"))
+    created = await client.create_build(body)
+    build_id = str(created["buildId"])
+    missing = list(created["missing"])
+    sent = await client.upload(root, entries, missing)
+    if on_upload is not None:
+        on_upload(Upload(len(body["manifest"]), len(missing), sent))
+    last: Status | None = None
+    async for event in client.events(build_id):
+        last = _status(event, env)
+        on_status(last)
+        if last.terminal:
+            return last
+    if last is None or not last.terminal:
+        raise DraftError(
+            f"draftd ended build {build_id} without saying how it ended.",
+            "Run `draft status` to see where the app stands.",
+        )
+    return last
+
+
+def _status(event: dict[str, Any], env: config.Environment) -> Status:
+    progress = event.get("progress")
+    phase = str(event["phase"])
+    message = str(event.get("reason") or event.get("message") or "")
+    if phase == "failed" and event.get("kind") == "phase":
+        message = str(event.get("reason") or event.get("message") or "the build failed")
+    return Status(
+        app=str(event.get("app", env.name)),
+        environment=str(event.get("environment", env.environment)),
+        phase=phase,
+        message=message,
+        kind=event.get("kind", "phase"),
+        elapsed_ms=int(event.get("elapsedMs", 0)),
+        url=event.get("url"),
+        build_id=event.get("buildId"),
+        progress=(int(progress["current"]), int(progress["total"])) if progress else None,
+    )

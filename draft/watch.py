@@ -1,0 +1,122 @@
+"""Watch an app's folder and redeploy after each burst of changes.
+
+A burst of saves (an editor writing several files, a formatter, a `git
+checkout`) becomes one redeploy, `delay` seconds after the last change. A
+change while a deploy runs starts a new one as soon as the folder is quiet
+again; the older deploy stops being followed, and draftd supersedes its build,
+so an older state is never deployed after a newer one. This module knows
+nothing of Docker or draftd: it calls the `deploy` it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pathspec
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+DRAFTIGNORE = ".draftignore"
+ALWAYS_IGNORED = (
+    ".git/",
+    ".hg/",
+    "**/__pycache__/",
+    "**/*.swp",
+    "**/*.swx",
+    "**/*~",
+    "**/.#*",
+    "**/4913",  # Vim's probe file when it checks it may write a folder
+    "**/.DS_Store",
+    ".draft/",
+)
+
+
+def ignored_paths(root: Path) -> pathspec.GitIgnoreSpec:
+    """What never triggers a redeploy: VCS folders, editor droppings, and `.draftignore`."""
+    try:
+        lines = (root / DRAFTIGNORE).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    return pathspec.GitIgnoreSpec.from_lines([*ALWAYS_IGNORED, *lines])
+
+
+class _Changes(FileSystemEventHandler):
+    """Forwards relevant file events to the event loop (watchdog calls from its own thread)."""
+
+    def __init__(
+        self, root: Path, loop: asyncio.AbstractEventLoop, mark: Callable[[], None]
+    ) -> None:
+        self.root = root
+        self.loop = loop
+        self.mark = mark
+        self.ignore = ignored_paths(root)
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return
+        paths = [event.src_path, getattr(event, "dest_path", "") or ""]
+        for raw in paths:
+            if not raw:
+                continue
+            path = Path(raw.decode() if isinstance(raw, bytes) else raw)
+            try:
+                relative = path.relative_to(self.root).as_posix()
+            except ValueError:
+                continue
+            if relative in (".", ""):
+                continue
+            if relative == DRAFTIGNORE:
+                self.ignore = ignored_paths(self.root)
+            suffix = "/" if event.is_directory else ""
+            if not self.ignore.match_file(relative + suffix):
+                self.loop.call_soon_threadsafe(self.mark)
+                return
+
+
+async def watch(
+    root: Path,
+    delay: float,
+    deploy: Callable[[], Awaitable[object]],
+    *,
+    started: asyncio.Event | None = None,
+) -> None:
+    """Run `deploy` after every burst of changes under `root`, until cancelled."""
+    loop = asyncio.get_running_loop()
+    changed = asyncio.Event()
+    last_change = 0.0
+
+    def mark() -> None:
+        nonlocal last_change
+        last_change = time.monotonic()
+        changed.set()
+
+    observer = Observer()
+    observer.schedule(_Changes(root, loop, mark), str(root), recursive=True)
+    observer.start()
+    running: asyncio.Task[object] | None = None
+    try:
+        if started is not None:
+            started.set()
+        while True:
+            await changed.wait()
+            while (quiet_in := last_change + delay - time.monotonic()) > 0:
+                await asyncio.sleep(quiet_in)
+            changed.clear()
+            if running is not None and not running.done():
+                running.cancel()  # draftd supersedes its build with the one we start now
+            running = asyncio.create_task(_run(deploy))
+    finally:
+        if running is not None and not running.done():
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await running
+        observer.stop()
+        await asyncio.to_thread(observer.join, 5)
+
+
+async def _run(deploy: Callable[[], Awaitable[object]]) -> object:
+    return await deploy()

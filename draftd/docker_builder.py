@@ -1,0 +1,202 @@
+"""The real builder: the local Docker engine, through the `docker` SDK.
+
+Every SDK call blocks, so each runs in a worker thread; build output is streamed
+line by line to the pipeline's `log` callback as the engine produces it. The
+engine not answering is `TargetUnavailable` with what to do, found out within a
+couple of seconds rather than after the SDK's minute-long default timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO
+
+import docker
+import docker.errors
+import docker.utils
+
+from draftd.builder import BuildFailed, Log, ProgressReport, PushFailed
+from draftd.model import Image
+from draftd.targets.base import TargetUnavailable
+
+CONNECT_TIMEOUT = 3
+BUILD_TIMEOUT = 3600
+_STEP = re.compile(r"^Step \d+/\d+ : ")
+
+ENGINE_DOWN_HINT = (
+    "Start it (`sudo systemctl start docker`, or `bash scripts/setup-docker.sh` on this "
+    "project's machines) and try again."
+)
+
+
+def engine_unavailable(error: Exception | None = None) -> TargetUnavailable:
+    detail = f" ({error})" if error is not None else ""
+    return TargetUnavailable(f"The Docker engine is not running{detail}.", ENGINE_DOWN_HINT)
+
+
+def connect_engine() -> docker.APIClient:
+    """A low-level client of the engine DOCKER_HOST names (or the default socket), checked."""
+    try:
+        params = docker.utils.kwargs_from_env()
+        client = docker.APIClient(timeout=CONNECT_TIMEOUT, **params)
+        client.ping()
+    except (docker.errors.DockerException, OSError) as error:
+        raise engine_unavailable() from error
+    client.timeout = BUILD_TIMEOUT
+    return client
+
+
+class DockerBuilder:
+    """Builds, tags and pushes images on the local engine."""
+
+    def __init__(self) -> None:
+        self._client: docker.APIClient | None = None
+
+    def _engine(self) -> docker.APIClient:
+        if self._client is None:
+            self._client = connect_engine()
+        return self._client
+
+    async def exists(self, image: Image) -> bool:
+        def inspect() -> bool:
+            try:
+                self._engine().inspect_image(image.reference)  # type: ignore[no-untyped-call]
+            except docker.errors.ImageNotFound:
+                return False
+            except (docker.errors.DockerException, OSError) as error:
+                self._client = None
+                raise engine_unavailable() from error
+            return True
+
+        return await asyncio.to_thread(inspect)
+
+    async def build(
+        self,
+        context: BinaryIO,
+        image: Image,
+        *,
+        dockerfile: str,
+        build_args: Mapping[str, str],
+        log: Log,
+    ) -> None:
+        await asyncio.to_thread(self._build, context, image, dockerfile, dict(build_args), log)
+
+    def _build(
+        self, context: BinaryIO, image: Image, dockerfile: str, args: dict[str, str], log: Log
+    ) -> None:
+        step = ""
+        try:
+            stream = self._engine().build(
+                fileobj=context,
+                custom_context=True,
+                tag=image.reference,
+                dockerfile=dockerfile,
+                buildargs=args,
+                rm=True,
+                forcerm=True,
+                decode=True,
+                labels={"sh.draft.image": image.repository},
+            )
+            for line, error in _build_lines(stream):
+                if error is not None:
+                    where = f"{step} failed: " if step else "the build failed: "
+                    raise BuildFailed(
+                        f"{where}{error}", "Fix the Dockerfile or the app and save again."
+                    )
+                if _STEP.match(line):
+                    step = line
+                log(line)
+        except docker.errors.APIError as error:
+            raise BuildFailed(
+                f"Docker refused the build: {error.explanation or error}",
+                f"Check that {dockerfile} exists and is valid.",
+            ) from error
+        except (docker.errors.DockerException, OSError) as error:
+            self._client = None
+            raise engine_unavailable() from error
+
+    async def pushed(self, image: Image) -> bool:
+        return await asyncio.to_thread(_registry_has, image)
+
+    async def push(self, image: Image, progress: ProgressReport, log: Log) -> None:
+        await asyncio.to_thread(self._push, image, progress, log)
+
+    def _push(self, image: Image, progress: ProgressReport, log: Log) -> None:
+        registry = image.repository.split("/", 1)[0]
+        layers: dict[str, tuple[int, int]] = {}
+        try:
+            stream = self._engine().push(image.repository, tag=image.tag, stream=True, decode=True)
+            for message in stream:
+                if "error" in message:
+                    raise _push_failed(registry, str(message["error"]))
+                detail = message.get("progressDetail") or {}
+                if message.get("id") and detail.get("total"):
+                    layers[message["id"]] = (int(detail.get("current", 0)), int(detail["total"]))
+                    current = sum(c for c, _ in layers.values())
+                    total = sum(t for _, t in layers.values())
+                    progress({"current": current, "total": total, "unit": "bytes"})
+                elif message.get("status") and not detail:
+                    ident = f"{message['id']}: " if message.get("id") else ""
+                    log(f"{ident}{message['status']}")
+        except docker.errors.APIError as error:
+            raise _push_failed(registry, str(error.explanation or error)) from error
+        except (docker.errors.DockerException, OSError) as error:
+            self._client = None
+            raise engine_unavailable() from error
+
+    async def tag(self, image: Image, extra: Image) -> None:
+        def tag() -> None:
+            try:
+                self._engine().tag(image.reference, extra.repository, extra.tag)
+            except (docker.errors.DockerException, OSError) as error:
+                raise BuildFailed(f"could not tag {extra.reference}: {error}") from error
+
+        await asyncio.to_thread(tag)
+
+
+def _build_lines(stream: Iterator[dict[str, Any]]) -> Iterator[tuple[str, str | None]]:
+    """(output line, error) pairs from the engine's JSON build stream."""
+    pending = ""
+    for message in stream:
+        if "error" in message:
+            yield "", str(message.get("error", "")).strip()
+            return
+        pending += str(message.get("stream", ""))
+        *complete, pending = pending.split("\n")
+        for line in complete:
+            if line.strip():
+                yield line.rstrip(), None
+    if pending.strip():
+        yield pending.rstrip(), None
+
+
+def _push_failed(registry: str, detail: str) -> PushFailed:
+    if "connection refused" in detail.lower() or "no such host" in detail.lower():
+        return PushFailed(
+            f"The registry {registry} cannot be reached.",
+            "Start it, or change `registry` in draft.toml (empty: no push).",
+        )
+    return PushFailed(
+        f"The registry {registry} refused the push: {detail}",
+        "Check you are logged in to it (`docker login`) and may push there.",
+    )
+
+
+def _registry_has(image: Image) -> bool:
+    """Whether the registry already holds the tag, asked over its HTTP API (v2)."""
+    registry, _, name = image.repository.partition("/")
+    if not name:
+        return False
+    scheme = "http" if registry.split(":")[0] in ("127.0.0.1", "localhost") else "https"
+    url = f"{scheme}://{registry}/v2/{name}/tags/list"
+    try:
+        with urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT) as answer:
+            tags = json.load(answer).get("tags") or []
+    except (urllib.error.URLError, OSError, ValueError):
+        return False  # unknown: push, and let the push say what is wrong
+    return image.tag in tags

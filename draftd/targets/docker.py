@@ -1,0 +1,263 @@
+"""The `docker` target: the app as one container on the local Docker engine.
+
+One container per app and environment, named `draft-<app>-<env>` and labelled
+so draftd finds it again after a restart. Its port is published on 127.0.0.1
+at a host port chosen on the first deploy and kept for every later one, so the
+URL a developer has open keeps working across redeploys. A redeploy stops the
+old container before the new one takes the port (two cannot bind it), then
+waits until the app answers HTTP; an app that exits or never answers is a
+`DeployError` carrying its last log lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import docker
+import docker.errors
+import docker.utils
+from docker.models.containers import Container
+
+from draftd.docker_builder import engine_unavailable
+from draftd.model import AppKey, Deployment, DeployRequest
+from draftd.targets.base import DeployError, Report, TargetUnavailable
+
+LABEL_MANAGED = "sh.draft.managed"
+LABEL_APP = "sh.draft.app"
+LABEL_ENV = "sh.draft.environment"
+LABEL_BUILD = "sh.draft.build-id"
+LABEL_PORT = "sh.draft.host-port"
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 3
+LOG_LINES = 20
+
+
+def container_name(key: AppKey) -> str:
+    return f"draft-{key.app}-{key.environment}"
+
+
+class DockerTarget:
+    name = "docker"
+
+    def __init__(self, ready_timeout: float = READY_TIMEOUT) -> None:
+        self.ready_timeout = ready_timeout
+        self._client: docker.DockerClient | None = None
+
+    def _engine(self) -> docker.DockerClient:
+        if self._client is None:
+            try:
+                client = docker.DockerClient(timeout=3, **docker.utils.kwargs_from_env())
+                client.ping()
+            except (docker.errors.DockerException, OSError) as error:
+                raise engine_unavailable() from error
+            client.api.timeout = 120
+            self._client = client
+        return self._client
+
+    async def available(self) -> bool:
+        def ping() -> bool:
+            try:
+                self._engine()
+            except TargetUnavailable:
+                return False
+            return True
+
+        return await asyncio.to_thread(ping)
+
+    async def deploy(self, request: DeployRequest, report: Report) -> Deployment:
+        container, url = await asyncio.to_thread(self._replace, request, report)
+        if request.settings["wait"]:
+            report(f"waiting for the app to answer at {url}")
+            await self._wait_ready(container, url, request.port)
+            report(f"the app answers at {url}")
+        return Deployment(
+            request.key, self.name, url, request.image.reference, request.build_id, "running"
+        )
+
+    def _replace(self, request: DeployRequest, report: Report) -> tuple[Container, str]:
+        engine = self._engine()
+        name = container_name(request.key)
+        old = self._find(request.key)
+        host_port = _kept_port(old) or _free_port()
+        if old is not None:
+            report(f"stopping the previous container {name}")
+            with contextlib.suppress(docker.errors.NotFound):
+                old.remove(force=True)
+        report(f"starting {name} from {request.image.reference} on 127.0.0.1:{host_port}")
+        try:
+            container = engine.containers.run(
+                request.image.reference,
+                name=name,
+                detach=True,
+                environment={"PORT": str(request.port)},
+                ports={f"{request.port}/tcp": ("127.0.0.1", host_port)},
+                labels={
+                    LABEL_MANAGED: "true",
+                    LABEL_APP: request.key.app,
+                    LABEL_ENV: request.key.environment,
+                    LABEL_BUILD: request.build_id,
+                    LABEL_PORT: str(host_port),
+                },
+            )
+        except docker.errors.APIError as error:
+            raise DeployError(
+                f"Docker could not start {name}: {error.explanation or error}",
+                "Another program may hold its port: `draft delete`, then `draft up` picks another.",
+            ) from error
+        except (docker.errors.DockerException, OSError) as error:
+            self._client = None
+            raise engine_unavailable() from error
+        return container, f"http://127.0.0.1:{host_port}"
+
+    async def _wait_ready(self, container: Container, url: str, port: int) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        host_port = int(url.rsplit(":", 1)[1])
+        while time.monotonic() < deadline:
+            state = await asyncio.to_thread(_state, container)
+            if state.get("Status") in ("exited", "dead"):
+                code = state.get("ExitCode")
+                raise DeployError(
+                    f"The app's container exited with code {code} before it answered.",
+                    "Its last log lines are above; fix the app and save again.",
+                    logs=await asyncio.to_thread(_tail, container),
+                )
+            if await asyncio.to_thread(_answers, host_port):
+                return
+            await asyncio.sleep(0.1)
+        raise DeployError(
+            f"The app did not answer on port {port} within {self.ready_timeout:.0f} s.",
+            f"Check that it listens on 0.0.0.0:{port} (the port the chart and Dockerfile name).",
+            logs=await asyncio.to_thread(_tail, container),
+        )
+
+    def _find(self, key: AppKey) -> Container | None:
+        try:
+            return self._engine().containers.get(container_name(key))
+        except docker.errors.NotFound:
+            return None
+        except (docker.errors.DockerException, OSError) as error:
+            self._client = None
+            raise engine_unavailable() from error
+
+    async def status(self, key: AppKey) -> Deployment:
+        container = await asyncio.to_thread(self._find, key)
+        if container is None:
+            return Deployment(key, self.name, None, None, None, "absent")
+        state = await asyncio.to_thread(_state, container)
+        labels = container.labels
+        port = labels.get(LABEL_PORT)
+        running = state.get("Status") == "running"
+        return Deployment(
+            key,
+            self.name,
+            f"http://127.0.0.1:{port}" if port else None,
+            ",".join(container.image.tags) if container.image else None,
+            labels.get(LABEL_BUILD),
+            "running" if running else "failed",
+            detail="" if running else f"the container is {state.get('Status')}",
+        )
+
+    async def logs(self, key: AppKey, *, follow: bool, tail: int) -> AsyncIterator[str]:
+        container = await asyncio.to_thread(self._find, key)
+        if container is None:
+            return
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        stream = container.logs(stream=True, follow=follow, tail=tail)
+
+        def pump() -> None:
+            try:
+                for line in _split_lines(stream):
+                    loop.call_soon_threadsafe(lines.put_nowait, line)
+            except (docker.errors.DockerException, OSError, ValueError):
+                pass
+            finally:
+                loop.call_soon_threadsafe(lines.put_nowait, None)
+
+        reader = loop.run_in_executor(None, pump)
+        try:
+            while (line := await lines.get()) is not None:
+                yield line
+        finally:
+            with contextlib.suppress(Exception):
+                stream.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(reader, 2)
+
+    async def delete(self, key: AppKey) -> bool:
+        def remove() -> bool:
+            container = self._find(key)
+            if container is None:
+                return False
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+            return True
+
+        return await asyncio.to_thread(remove)
+
+    async def connect(self, key: AppKey, local_port: int | None) -> str:
+        deployment = await self.status(key)
+        if deployment.url is None:
+            raise DeployError(f"{key} is not deployed on Docker.", "Run `draft up` first.")
+        return deployment.url
+
+
+def _kept_port(container: Container | None) -> int | None:
+    if container is None:
+        return None
+    value = container.labels.get(LABEL_PORT, "")
+    return int(value) if value.isdigit() else None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _state(container: Container) -> dict[str, Any]:
+    try:
+        container.reload()
+    except docker.errors.NotFound:
+        return {"Status": "dead", "ExitCode": None}
+    state: dict[str, Any] = container.attrs.get("State", {})
+    return state
+
+
+def _answers(port: int) -> bool:
+    """Any HTTP answer counts: the app is up, whatever it says on `/`."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+    try:
+        connection.request("GET", "/")
+        connection.getresponse().read()
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+    return True
+
+
+def _tail(container: Container) -> str:
+    try:
+        raw: bytes = container.logs(tail=LOG_LINES)
+    except (docker.errors.DockerException, OSError):
+        return ""
+    return raw.decode("utf-8", errors="replace")
+
+
+def _split_lines(stream: Iterator[bytes]) -> Iterator[str]:
+    pending = b""
+    for chunk in stream:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line.decode("utf-8", errors="replace")
+    if pending:
+        yield pending.decode("utf-8", errors="replace")
