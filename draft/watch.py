@@ -82,9 +82,13 @@ async def watch(
     delay: float,
     deploy: Callable[[], Awaitable[object]],
     *,
-    started: asyncio.Event | None = None,
+    first: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
-    """Run `deploy` after every burst of changes under `root`, until cancelled."""
+    """Run `deploy` after every burst of changes under `root`, until cancelled.
+
+    `first` runs once the folder is watched, so a change made while it runs is
+    not missed: it is deployed right after.
+    """
     loop = asyncio.get_running_loop()
     changed = asyncio.Event()
     last_change = 0.0
@@ -99,8 +103,8 @@ async def watch(
     observer.start()
     running: asyncio.Task[object] | None = None
     try:
-        if started is not None:
-            started.set()
+        if first is not None:
+            await first()
         while True:
             await changed.wait()
             while (quiet_in := last_change + delay - time.monotonic()) > 0:

@@ -160,13 +160,23 @@ def run_up(args: argparse.Namespace, out: Output) -> int:
             out.line(result.url)
             sys.stdout.flush()
 
-    async def main() -> Status:
-        first = await once()
-        show(first)
+    async def first() -> Status:
+        result = await once()
+        show(result)
         if watching:
             out.note(f"Watching {root} for changes (Ctrl-C to stop)…")
-            await watch.watch(root, env.watch_delay, redeploy)
-        return first
+        return result
+
+    async def main() -> Status:
+        if not watching:
+            return await first()
+        results: list[Status] = []
+
+        async def remember_first() -> None:
+            results.append(await first())
+
+        await watch.watch(root, env.watch_delay, redeploy, first=remember_first)
+        return results[0]
 
     try:
         result = asyncio.run(main())

@@ -1,0 +1,146 @@
+"""The pieces end-to-end tests are made of: a scaffolded copy of an example app, the `draft`
+CLI run as a user runs it (a subprocess), a real draftd on its own port and state folder, and
+waiting for a URL to answer a text."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DRAFT = [sys.executable, "-m", "draft.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def scaffold(folder: Path, name: str, example: str = "python", **settings: object) -> Path:
+    """A copy of examples/<example> after `draft create`, with draft.toml keys overridden."""
+    shutil.copytree(REPO / "examples" / example, folder)
+    subprocess.run([*DRAFT, "create", str(folder), "--name", name], check=True, capture_output=True)
+    toml = folder / "draft.toml"
+    text = toml.read_text()
+    for key, value in settings.items():
+        rendered = json.dumps(value) if not isinstance(value, bool) else str(value).lower()
+        lines = [line for line in text.splitlines() if not line.startswith(f"{key} =")]
+        text = "\n".join(lines) + f"\n{key} = {rendered}\n"
+    toml.write_text(text)
+    return folder
+
+
+def set_greeting(app: Path, text: str) -> None:
+    source = app / "app.py"
+    lines = source.read_text().splitlines()
+    lines = [
+        f'    return "{text}"' if line.strip().startswith("return ") else line for line in lines
+    ]
+    source.write_text("\n".join(lines) + "\n")
+
+
+def fetch(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return str(answer.read().decode())
+    except OSError:
+        return None
+
+
+def wait_for_text(url: str, text: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < deadline:
+        seen = fetch(url)
+        if seen == text:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{url} answered {seen!r}, not {text!r}, within {timeout} s")
+
+
+@dataclass
+class Draftd:
+    """Where a test's draftd is (or will be, when `draft up` starts it by itself)."""
+
+    state: Path
+    port: int
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DRAFTD_STATE": str(self.state),
+            "DRAFT_DAEMON_URL": self.url,
+            **self.extra_env,
+        }
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "draftd",
+                "--port",
+                str(self.port),
+                "--state-dir",
+                str(self.state),
+            ],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=(self.state.parent / "draftd.log").open("wb"),
+        )
+        deadline = time.monotonic() + 15
+        while fetch(f"{self.url}/v1/health") is None:
+            assert time.monotonic() < deadline, "draftd did not start"
+            time.sleep(0.1)
+
+    def draft(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*DRAFT, *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
+    def draft_background(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*DRAFT, *args], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+    def blobs(self) -> set[str]:
+        """The digests draftd has stored (what it received, ever)."""
+        return {f"sha256:{p.name}" for p in (self.state / "blobs" / "sha256").glob("*/*")}
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+        info = self.state / "draftd.json"
+        if info.exists():  # a draftd `draft up` started by itself
+            pid = json.loads(info.read_text())["pid"]
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+
+def stop(process: subprocess.Popen[str]) -> tuple[str, str]:
+    process.send_signal(signal.SIGINT)
+    try:
+        out, err = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+    return out, err
