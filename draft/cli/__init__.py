@@ -8,8 +8,10 @@ what to do (or a JSON object with `--output json`) and exit code 1.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from draft import __version__
 from draft.cli import deploy, scaffolding
@@ -37,8 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # `kill` stops `draft up --watch` as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     out = Output(json_mode=getattr(args, "output", "text") == "json")
     try:
         code: int = args.run(args, out)
