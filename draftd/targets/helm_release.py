@@ -1,0 +1,113 @@
+"""Helm releases in a cluster: the one place draftd drives Helm's engine against Kubernetes.
+
+`upgrade_install` is `helm upgrade --install --create-namespace`, built from
+helm-python-sdk's install and upgrade (it has no upgrade-with-install of its
+own). Every call blocks; the kubernetes target runs them in a thread. Helm's
+errors become `HelmReleaseFailed` with Helm's own words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import helm_python
+
+from draft.errors import DraftError
+
+
+class HelmReleaseFailed(DraftError):
+    """Helm could not install, upgrade or remove the release."""
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    name: str
+    namespace: str
+    revision: int
+    status: str
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Which cluster Helm talks to: a kubeconfig file and, optionally, one of its contexts."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+
+    def helm(self, namespace: str) -> helm_python.Config:
+        return helm_python.Config(
+            kubeconfig_path=self.kubeconfig, kube_context=self.context, namespace=namespace
+        )
+
+
+def upgrade_install(
+    cluster: Cluster, chart_dir: Path, *, release: str, namespace: str, values: dict[str, Any]
+) -> ReleaseInfo:
+    helm = cluster.helm(namespace)
+    try:
+        revisions = _history(helm, release)
+        if any(r.get("status") == "deployed" for r in revisions):
+            result = helm.upgrade(str(chart_dir), release, values, namespace=namespace)
+        else:
+            if revisions:  # only failed attempts: start again, as `upgrade --install` does
+                helm.uninstall(release, ignore_not_found=True)
+            result = helm.install(
+                str(chart_dir), release, values, namespace=namespace, create_namespace=True
+            )
+    except helm_python.HelmError as error:
+        raise HelmReleaseFailed(
+            f"Helm could not deploy {release}: {_words(error)}",
+            "Fix the chart (`draft check` shows its problems) or the cluster, and deploy again.",
+        ) from error
+    return _info(result, release, namespace)
+
+
+def uninstall(cluster: Cluster, *, release: str, namespace: str) -> bool:
+    """Remove the release; False when there was none."""
+    helm = cluster.helm(namespace)
+    try:
+        if not _history(helm, release):
+            return False
+        helm.uninstall(release, ignore_not_found=True)
+    except helm_python.HelmError as error:
+        raise HelmReleaseFailed(f"Helm could not remove {release}: {_words(error)}") from error
+    return True
+
+
+def status(cluster: Cluster, *, release: str, namespace: str) -> ReleaseInfo | None:
+    helm = cluster.helm(namespace)
+    try:
+        revisions = _history(helm, release)
+    except helm_python.HelmError as error:
+        raise HelmReleaseFailed(f"Helm could not read {release}: {_words(error)}") from error
+    if not revisions:
+        return None
+    return _info(max(revisions, key=lambda r: int(r.get("revision", 0))), release, namespace)
+
+
+def _history(helm: helm_python.Config, release: str) -> list[dict[str, Any]]:
+    try:
+        found = helm.history(release)
+    except helm_python.HelmNotFoundError:
+        return []
+    except helm_python.HelmError as error:
+        if "not found" in str(error).lower():
+            return []
+        raise
+    return [dict(r) for r in (found or [])]
+
+
+def _info(result: Any, release: str, namespace: str) -> ReleaseInfo:
+    data = dict(result) if result is not None else {}
+    return ReleaseInfo(
+        str(data.get("name", release)),
+        str(data.get("namespace", namespace)),
+        int(data.get("revision", 0)),
+        str(data.get("status", "unknown")),
+    )
+
+
+def _words(error: Exception) -> str:
+    return " ".join(str(error).split())[:600]

@@ -1,0 +1,456 @@
+"""The `kubernetes` target: the app as a Helm release, its rollout watched until it serves.
+
+A deploy is `helm upgrade --install` of the app's chart (through Helm's own
+engine) with `image.repository`/`image.tag` set to what was just built and
+`buildId` to the build, in the environment's namespace (created when missing).
+Then the rollout is watched with the `kubernetes` client until the Deployment
+is available, and a failure is named the way `kubectl describe` would:
+CrashLoopBackOff, ImagePullBackOff, a failing readiness probe, an unschedulable
+pod — with the pod's last log lines.
+
+Local clusters, as Skaffold does: when nothing was pushed, an image built on
+this machine is visible to docker-desktop, minikube's docker driver, OrbStack
+and Rancher Desktop clusters as it is; kind and k3d get it loaded with their
+own CLI (`kind load docker-image`, `k3d image import`) when it is installed.
+A remote cluster needs `registry` set in draft.toml.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes import config as kubeconfig
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
+
+from draft import release as release_values
+from draftd.model import AppKey, Deployment, DeployRequest
+from draftd.targets import helm_release
+from draftd.targets.base import DeployError, Report, TargetUnavailable
+
+ROLLOUT_TIMEOUT = 180.0
+API_TIMEOUT = 3
+LOG_LINES = 20
+WAITING_FAILURES = {
+    "CrashLoopBackOff": "keeps crashing (CrashLoopBackOff)",
+    "ImagePullBackOff": "cannot pull its image (ImagePullBackOff)",
+    "ErrImagePull": "cannot pull its image (ErrImagePull)",
+    "InvalidImageName": "has an invalid image name (InvalidImageName)",
+    "CreateContainerConfigError": "has a configuration error (CreateContainerConfigError)",
+    "RunContainerError": "cannot start its container (RunContainerError)",
+}
+SHARED_ENGINE_CLUSTERS = ("docker-desktop", "minikube", "orbstack", "rancher-desktop")
+
+
+def is_local_cluster(context: str) -> str | None:
+    """The kind of local cluster a kube context names (kind, k3d, minikube…), or None."""
+    if context.startswith("kind-"):
+        return "kind"
+    if context.startswith("k3d-"):
+        return "k3d"
+    for name in SHARED_ENGINE_CLUSTERS:
+        if context == name:
+            return name
+    return None
+
+
+class KubernetesTarget:
+    name = "kubernetes"
+
+    def __init__(
+        self,
+        kubeconfig_path: str | None = None,
+        context: str | None = None,
+        rollout_timeout: float = ROLLOUT_TIMEOUT,
+    ) -> None:
+        self.kubeconfig_path = kubeconfig_path or _default_kubeconfig()
+        self.context = context
+        self.rollout_timeout = rollout_timeout
+        self._forwards: dict[AppKey, _PortForward] = {}
+        self._namespaces: dict[AppKey, str] = {}
+        """The namespace each app was last deployed to (status, logs and delete need it)."""
+
+    # -- reaching the cluster -------------------------------------------------------------
+
+    def _api(self) -> k8s.ApiClient:
+        if not self.kubeconfig_path or not Path(self.kubeconfig_path).is_file():
+            raise TargetUnavailable(
+                "No Kubernetes cluster is configured (no kubeconfig).",
+                'Set KUBECONFIG, or deploy to docker (target = "docker").',
+            )
+        try:
+            api: k8s.ApiClient = kubeconfig.new_client_from_config(  # type: ignore[no-untyped-call]
+                config_file=self.kubeconfig_path, context=self.context
+            )
+            return api
+        except (kubeconfig.ConfigException, OSError, ValueError) as error:
+            raise TargetUnavailable(f"The kubeconfig cannot be used: {error}.") from error
+
+    def _context_name(self) -> str:
+        if self.context:
+            return self.context
+        try:
+            _, current = kubeconfig.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+                config_file=self.kubeconfig_path
+            )
+        except (kubeconfig.ConfigException, OSError, ValueError):
+            return ""
+        return str(current.get("name", "")) if current else ""
+
+    def _cluster(self) -> helm_release.Cluster:
+        return helm_release.Cluster(self.kubeconfig_path, self.context)
+
+    async def available(self) -> bool:
+        def ask() -> bool:
+            try:
+                api = self._api()
+                k8s.VersionApi(api).get_code(_request_timeout=API_TIMEOUT)
+            except (TargetUnavailable, ApiException, HTTPError, OSError):
+                return False
+            return True
+
+        return await asyncio.to_thread(ask)
+
+    # -- deploying ------------------------------------------------------------------------
+
+    async def deploy(self, request: DeployRequest, report: Report) -> Deployment:
+        if request.chart_dir is None:
+            raise DeployError("The build carried no chart to deploy.", "Run `draft up` again.")
+        settings = request.settings
+        self._namespaces[request.key] = settings["namespace"]
+        if not request.pushed:
+            await asyncio.to_thread(self._share_local_image, request, report)
+        values = release_values.deploy_values(
+            settings["set"],
+            repository=request.image.repository,
+            tag=request.image.tag,
+            build_id=request.build_id,
+        )
+        report(f"helm upgrade --install {settings['name']} in namespace {settings['namespace']}")
+        info = await asyncio.to_thread(
+            helm_release.upgrade_install,
+            self._cluster(),
+            Path(request.chart_dir),
+            release=settings["name"],
+            namespace=settings["namespace"],
+            values=values,
+        )
+        report(f"release {info.name} revision {info.revision}: {info.status}")
+        if settings["wait"]:
+            await self._watch_rollout(request.key, settings["name"], settings["namespace"], report)
+        return Deployment(
+            request.key, self.name, None, request.image.reference, request.build_id, "running",
+            detail=f"Helm release {info.name} revision {info.revision} in {info.namespace}",
+        )  # fmt: skip
+
+    def _share_local_image(self, request: DeployRequest, report: Report) -> None:
+        """Make an image that exists only in this machine's engine visible to the cluster."""
+        context = self._context_name()
+        local = is_local_cluster(context)
+        image = request.image.reference
+        if local in SHARED_ENGINE_CLUSTERS:
+            report(f"{context} shares this machine's Docker engine: {image} needs no push")
+            return
+        commands = {
+            "kind": ["kind", "load", "docker-image", image, "--name", context[len("kind-") :]],
+            "k3d": ["k3d", "image", "import", image, "--cluster", context[len("k3d-") :]],
+        }
+        command = commands.get(local or "")
+        if command is None or shutil.which(command[0]) is None:
+            raise DeployError(
+                f"The cluster {context or '(current context)'} cannot see images built on this "
+                "machine, and nothing was pushed.",
+                'Set `registry` in draft.toml (e.g. "ghcr.io/me") so Draft pushes the image there.',
+            )
+        report(" ".join(command))
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise DeployError(f"`{' '.join(command)}` failed: {done.stderr.strip()[-400:]}")
+
+    async def _watch_rollout(
+        self, key: AppKey, release: str, namespace: str, report: Report
+    ) -> None:
+        deadline = time.monotonic() + self.rollout_timeout
+        reported: set[str] = set()
+        while True:
+            state = await asyncio.to_thread(self._rollout_state, release, namespace)
+            for line in state.progress:
+                if line not in reported:
+                    reported.add(line)
+                    report(line)
+            if state.failure is not None:
+                raise state.failure
+            if state.ready:
+                return
+            if time.monotonic() > deadline:
+                raise DeployError(
+                    f"{release} did not become ready within {self.rollout_timeout:.0f} s"
+                    + (f": {state.waiting}" if state.waiting else "."),
+                    "`draft logs` shows the app's output, `kubectl describe pod` the cluster's.",
+                )
+            await asyncio.sleep(1.0)
+
+    def _rollout_state(self, release: str, namespace: str) -> _Rollout:
+        api = self._api()
+        apps, core = k8s.AppsV1Api(api), k8s.CoreV1Api(api)
+        selector = f"draft.sh/app={release}"
+        deployments: list[Any]
+        pods: list[Any]
+        try:
+            deployments = apps.list_namespaced_deployment(
+                namespace, label_selector=selector, _request_timeout=API_TIMEOUT
+            ).items
+            pods = core.list_namespaced_pod(
+                namespace, label_selector=selector, _request_timeout=API_TIMEOUT
+            ).items
+        except (ApiException, HTTPError, OSError) as error:
+            raise TargetUnavailable(f"The cluster stopped answering: {error}.") from error
+        rollout = _Rollout()
+        for pod in pods:
+            failure = _pod_failure(core, pod, namespace)
+            if failure is not None:
+                rollout.failure = failure
+                return rollout
+        ready = bool(deployments)
+        for deployment in deployments:
+            spec: Any = deployment.spec
+            status: Any = deployment.status
+            meta: Any = deployment.metadata
+            wanted = spec.replicas if spec.replicas is not None else 1
+            available = (status.available_replicas or 0) if status else 0
+            updated = (status.updated_replicas or 0) if status else 0
+            generation = (status.observed_generation or 0) if status else 0
+            observed = generation >= (meta.generation or 0)
+            name = meta.name
+            rollout.progress.append(f"{name}: {updated}/{wanted} updated, {available} available")
+            if not (observed and updated >= wanted and available >= wanted):
+                ready = False
+                rollout.waiting = f"{name} has {available} of {wanted} replicas available"
+        rollout.ready = ready
+        return rollout
+
+    # -- the rest of the life cycle -------------------------------------------------------
+
+    async def status(self, key: AppKey) -> Deployment:
+        info = await asyncio.to_thread(
+            helm_release.status, self._cluster(), release=key.app, namespace=self._namespace(key)
+        )
+        if info is None:
+            return Deployment(key, self.name, None, None, None, "absent")
+        state = "running" if info.status == "deployed" else "failed"
+        forward = self._forwards.get(key)
+        return Deployment(
+            key, self.name, forward.url if forward else None, None, None, state,
+            detail=f"Helm release {info.name} revision {info.revision}: {info.status}",
+        )  # fmt: skip
+
+    def _namespace(self, key: AppKey) -> str:
+        return self._namespaces.get(key, "default")
+
+    async def logs(self, key: AppKey, *, follow: bool, tail: int) -> AsyncIterator[str]:
+        namespace = self._namespace(key)
+        pod = await asyncio.to_thread(self._newest_pod, key.app, namespace)
+        if pod is None:
+            return
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        stop = threading.Event()
+
+        def pump() -> None:
+            try:
+                core = k8s.CoreV1Api(self._api())
+                stream = core.read_namespaced_pod_log(
+                    pod, namespace, follow=follow, tail_lines=tail, _preload_content=False
+                )
+                for raw in stream.stream():  # type: ignore[attr-defined]
+                    if stop.is_set():
+                        break
+                    for line in raw.decode("utf-8", errors="replace").splitlines():
+                        loop.call_soon_threadsafe(lines.put_nowait, line)
+            except (ApiException, HTTPError, OSError, TargetUnavailable):
+                pass
+            finally:
+                loop.call_soon_threadsafe(lines.put_nowait, None)
+
+        reader = loop.run_in_executor(None, pump)
+        try:
+            while (line := await lines.get()) is not None:
+                yield line
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(reader, 2)
+
+    def _newest_pod(self, release: str, namespace: str) -> str | None:
+        core = k8s.CoreV1Api(self._api())
+        pods: list[Any] = core.list_namespaced_pod(
+            namespace, label_selector=f"draft.sh/app={release}"
+        ).items
+        if not pods:
+            return None
+        newest = max(pods, key=lambda p: p.metadata.creation_timestamp or 0)
+        return str(newest.metadata.name)
+
+    async def delete(self, key: AppKey) -> bool:
+        forward = self._forwards.pop(key, None)
+        if forward is not None:
+            forward.close()
+        return await asyncio.to_thread(
+            helm_release.uninstall, self._cluster(), release=key.app, namespace=self._namespace(key)
+        )
+
+    async def connect(self, key: AppKey, local_port: int | None) -> str:
+        """A port-forward from 127.0.0.1 to the app's newest pod, kept while draftd runs."""
+        forward = self._forwards.get(key)
+        if forward is not None and (local_port is None or forward.port == local_port):
+            return forward.url
+        namespace = self._namespace(key)
+        pod = await asyncio.to_thread(self._newest_pod, key.app, namespace)
+        if pod is None:
+            raise DeployError(f"{key} has no running pod to connect to.", "Run `draft up` first.")
+        port = await asyncio.to_thread(self._container_port, pod, namespace)
+        forward = _PortForward(self._api, pod, namespace, port)
+        await forward.start(local_port or 0)
+        self._forwards[key] = forward
+        return forward.url
+
+    def _container_port(self, pod: str, namespace: str) -> int:
+        found: Any = k8s.CoreV1Api(self._api()).read_namespaced_pod(pod, namespace)
+        for container in found.spec.containers:
+            for port in container.ports or []:
+                return int(port.container_port)
+        return 8080
+
+
+class _Rollout:
+    def __init__(self) -> None:
+        self.ready = False
+        self.failure: DeployError | None = None
+        self.waiting = ""
+        self.progress: list[str] = []
+
+
+def _pod_failure(core: k8s.CoreV1Api, pod: Any, namespace: str) -> DeployError | None:
+    """Why a pod will not become ready, named as Kubernetes names it, with its last logs."""
+    name = pod.metadata.name
+    status = pod.status
+    for condition in (status.conditions or []) if status else []:
+        unschedulable = condition.reason == "Unschedulable" and condition.status == "False"
+        if condition.type == "PodScheduled" and unschedulable:
+            return DeployError(
+                f"The pod {name} cannot be scheduled (Unschedulable): {condition.message}",
+                "Lower the chart's resources requests, or add capacity to the cluster.",
+            )
+    for container in (status.container_statuses or []) if status else []:
+        waiting = container.state.waiting if container.state else None
+        if waiting is None or waiting.reason not in WAITING_FAILURES:
+            continue
+        what = WAITING_FAILURES[waiting.reason]
+        exit_code = ""
+        last = container.last_state.terminated if container.last_state else None
+        if last is not None and last.exit_code is not None:
+            exit_code = f", exit code {last.exit_code}"
+        detail = f": {waiting.message}" if waiting.message else ""
+        hint = (
+            "The app's last log lines are above; fix the app and deploy again."
+            if waiting.reason == "CrashLoopBackOff"
+            else "Check the image name and that the cluster may pull from the registry."
+        )
+        logs = _last_logs(core, name, namespace, previous=waiting.reason == "CrashLoopBackOff")
+        return DeployError(f"The pod {name} {what}{exit_code}{detail}", hint, logs=logs)
+    for container in (status.container_statuses or []) if status else []:
+        terminated = container.state.terminated if container.state else None
+        if terminated is not None and terminated.exit_code not in (0, None):
+            return DeployError(
+                f"The pod {name}'s container exited with code {terminated.exit_code}",
+                "The app's last log lines are above.",
+                logs=_last_logs(core, name, namespace, previous=False),
+            )
+    return None
+
+
+def _last_logs(core: k8s.CoreV1Api, pod: str, namespace: str, *, previous: bool) -> str:
+    try:
+        text = core.read_namespaced_pod_log(
+            pod, namespace, tail_lines=LOG_LINES, previous=previous, _request_timeout=API_TIMEOUT
+        )
+    except (ApiException, HTTPError, OSError):
+        return ""
+    return str(text or "")
+
+
+def _default_kubeconfig() -> str | None:
+    explicit = os.environ.get("KUBECONFIG")
+    if explicit:
+        return explicit.split(os.pathsep)[0]
+    default = Path.home() / ".kube" / "config"
+    return str(default) if default.is_file() else None
+
+
+class _PortForward:
+    """127.0.0.1:<port> forwarded to a pod's port through the API server (kubectl port-forward)."""
+
+    def __init__(self, api: Any, pod: str, namespace: str, remote_port: int) -> None:
+        self.api = api
+        self.pod = pod
+        self.namespace = namespace
+        self.remote_port = remote_port
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, local_port: int) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", local_port)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        from kubernetes.stream import portforward
+
+        def open_forward() -> Any:
+            core = k8s.CoreV1Api(self.api())
+            return portforward(
+                core.connect_get_namespaced_pod_portforward,
+                self.pod,
+                self.namespace,
+                ports=str(self.remote_port),
+            )
+
+        try:
+            forward = await asyncio.to_thread(open_forward)
+            remote = forward.socket(self.remote_port)
+        except (ApiException, HTTPError, OSError, TargetUnavailable):
+            writer.close()
+            return
+        loop = asyncio.get_running_loop()
+
+        def downstream() -> None:
+            while data := remote.recv(65536):
+                loop.call_soon_threadsafe(writer.write, data)
+            loop.call_soon_threadsafe(writer.close)
+
+        pumping = loop.run_in_executor(None, downstream)
+        try:
+            while data := await reader.read(65536):
+                await asyncio.to_thread(remote.sendall, data)
+        finally:
+            with contextlib.suppress(OSError):
+                remote.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pumping, 5)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
