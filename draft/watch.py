@@ -33,6 +33,9 @@ ALWAYS_IGNORED = (
     "**/.DS_Store",
     ".draft/",
 )
+SETTLE = 0.03
+"""Seconds of quiet that always end a burst: one save is several events (truncate, write,
+close, or a rename); even with watch_delay = 0 they make one redeploy."""
 
 
 def ignored_paths(root: Path) -> pathspec.GitIgnoreSpec:
@@ -107,7 +110,7 @@ async def watch(
             await first()
         while True:
             await changed.wait()
-            while (quiet_in := last_change + delay - time.monotonic()) > 0:
+            while (quiet_in := last_change + max(delay, SETTLE) - time.monotonic()) > 0:
                 await asyncio.sleep(quiet_in)
             changed.clear()
             if running is not None and not running.done():

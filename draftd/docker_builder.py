@@ -100,7 +100,6 @@ class DockerBuilder:
                 rm=True,
                 forcerm=True,
                 decode=True,
-                labels={"sh.draft.image": image.repository},
             )
             for line, error in _build_lines(stream):
                 if error is not None:

@@ -15,6 +15,8 @@ import asyncio
 import contextlib
 import http.client
 import socket
+import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -81,17 +83,20 @@ class DockerTarget:
         )
 
     def _replace(self, request: DeployRequest, report: Report) -> tuple[Container, str]:
+        """Create the new container, stop the old one, start the new one on the same port.
+
+        Creating first and removing the old container's leftovers after the new one
+        runs keeps the moment the port is free as short as the engine allows.
+        """
         engine = self._engine()
         name = container_name(request.key)
         old = self._find(request.key)
         host_port = _kept_port(old) or _free_port()
-        if old is not None:
-            report(f"stopping the previous container {name}")
-            with contextlib.suppress(docker.errors.NotFound):
-                old.remove(force=True)
-        report(f"starting {name} from {request.image.reference} on 127.0.0.1:{host_port}")
+        killed = False
         try:
-            container = engine.containers.run(
+            if old is not None:
+                old.rename(f"{name}-old-{int(time.time() * 1000)}")
+            container = engine.containers.create(
                 request.image.reference,
                 name=name,
                 detach=True,
@@ -105,6 +110,13 @@ class DockerTarget:
                     LABEL_PORT: str(host_port),
                 },
             )
+            if old is not None:
+                report(f"stopping the previous container of {request.key}")
+                killed = True
+                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                    old.kill()
+            report(f"starting {name} from {request.image.reference} on 127.0.0.1:{host_port}")
+            container.start()
         except docker.errors.APIError as error:
             raise DeployError(
                 f"Docker could not start {name}: {error.explanation or error}",
@@ -113,6 +125,12 @@ class DockerTarget:
         except (docker.errors.DockerException, OSError) as error:
             self._client = None
             raise engine_unavailable() from error
+        finally:
+            if old is not None and killed:
+                threading.Thread(target=_remove, args=(old,), daemon=True).start()
+            elif old is not None:  # the new one never got going: the old one keeps serving
+                with contextlib.suppress(docker.errors.DockerException, OSError):
+                    old.rename(name)
         return container, f"http://127.0.0.1:{host_port}"
 
     async def _wait_ready(self, container: Container, url: str, port: int) -> None:
@@ -127,9 +145,13 @@ class DockerTarget:
                     "Its last log lines are above; fix the app and save again.",
                     logs=await asyncio.to_thread(_tail, container),
                 )
-            if await asyncio.to_thread(_answers, host_port):
+            # On Linux the container's bridge address is reachable: asking the app there
+            # skips docker-proxy, which is slow to notice a backend that just started.
+            address = _address(container) if sys.platform == "linux" else None
+            where = (address, port) if address else ("127.0.0.1", host_port)
+            if await asyncio.to_thread(_answers, *where):
                 return
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.02)
         raise DeployError(
             f"The app did not answer on port {port} within {self.ready_timeout:.0f} s.",
             f"Check that it listens on 0.0.0.0:{port} (the port the chart and Dockerfile name).",
@@ -208,6 +230,11 @@ class DockerTarget:
         return deployment.url
 
 
+def _remove(container: Container) -> None:
+    with contextlib.suppress(docker.errors.DockerException, OSError):
+        container.remove(force=True)
+
+
 def _kept_port(container: Container | None) -> int | None:
     if container is None:
         return None
@@ -231,9 +258,23 @@ def _state(container: Container) -> dict[str, Any]:
     return state
 
 
-def _answers(port: int) -> bool:
+def _address(container: Container) -> str | None:
+    """The container's address on its bridge network, when it has one."""
+    settings = container.attrs.get("NetworkSettings") or {}
+    address = settings.get("IPAddress") or next(
+        (
+            n.get("IPAddress")
+            for n in (settings.get("Networks") or {}).values()
+            if n.get("IPAddress")
+        ),
+        None,
+    )
+    return str(address) if address else None
+
+
+def _answers(host: str, port: int) -> bool:
     """Any HTTP answer counts: the app is up, whatever it says on `/`."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+    connection = http.client.HTTPConnection(host, port, timeout=1)
     try:
         connection.request("GET", "/")
         connection.getresponse().read()

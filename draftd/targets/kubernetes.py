@@ -241,7 +241,13 @@ class KubernetesTarget:
 
     # -- the rest of the life cycle -------------------------------------------------------
 
+    def _configured(self) -> bool:
+        """Whether a kubeconfig names a cluster at all (without one, nothing runs there)."""
+        return bool(self.kubeconfig_path) and Path(str(self.kubeconfig_path)).is_file()
+
     async def status(self, key: AppKey) -> Deployment:
+        if not self._configured():
+            return Deployment(key, self.name, None, None, None, "absent")
         info = await asyncio.to_thread(
             helm_release.status, self._cluster(), release=key.app, namespace=self._namespace(key)
         )
@@ -305,6 +311,8 @@ class KubernetesTarget:
         forward = self._forwards.pop(key, None)
         if forward is not None:
             forward.close()
+        if not self._configured():
+            return False
         return await asyncio.to_thread(
             helm_release.uninstall, self._cluster(), release=key.app, namespace=self._namespace(key)
         )

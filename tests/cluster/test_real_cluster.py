@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from kit import Draftd, fetch, free_port, scaffold, set_greeting, wait_for_text  # noqa: E402
+from kit import Draftd, fetch, free_port, scaffold, set_greeting, wait_for_text
 
 pytestmark = [
     pytest.mark.cluster,
