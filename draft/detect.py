@@ -35,6 +35,8 @@ SKIPPED_FOLDERS = frozenset(
     }
 )  # fmt: skip
 MAX_DEPTH = 12
+MARKER_DEPTH = 3
+"""Marker files deeper than this (a vendored package.json, say) are not evidence."""
 MARKER_AT_ROOT = 100.0
 MARKER_DEEPER = 30.0
 SHARE_WEIGHT = 50.0
@@ -55,8 +57,16 @@ class Detection:
 class _Survey:
     """What the walk found: marker files by depth, and source bytes by extension."""
 
-    files: list[tuple[str, int]]  # (relative path, depth)
+    shallowest: dict[str, int]
+    """File name → the smallest depth it was seen at (0: the root), for marker files."""
     bytes_by_extension: dict[str, int]
+
+    def marker_depth(self, pattern: str) -> int | None:
+        """The smallest depth of a file named like `pattern` (a name or a glob like *.csproj)."""
+        if not any(c in pattern for c in "*?["):
+            return self.shallowest.get(pattern)
+        depths = [d for name, d in self.shallowest.items() if fnmatch.fnmatchcase(name, pattern)]
+        return min(depths, default=None)
 
 
 def detect(root: Path, packs: Sequence[Pack] | None = None) -> list[Detection]:
@@ -94,10 +104,9 @@ def _score(pack: Pack, survey: _Survey, total: int) -> tuple[float, list[str]]:
     score = 0.0
     evidence: list[str] = []
     for pattern in pack.detect.files:
-        depths = [d for path, d in survey.files if fnmatch.fnmatch(Path(path).name, pattern)]
-        if not depths:
+        shallowest = survey.marker_depth(pattern)
+        if shallowest is None:
             continue
-        shallowest = min(depths)
         if shallowest == 0:
             score += MARKER_AT_ROOT
             evidence.append(f"{pattern} at the root")
@@ -114,19 +123,19 @@ def _score(pack: Pack, survey: _Survey, total: int) -> tuple[float, list[str]]:
 
 
 def _survey(root: Path) -> _Survey:
-    files: list[tuple[str, int]] = []
+    shallowest: dict[str, int] = {}
     sizes: dict[str, int] = defaultdict(int)
-    for relative, depth, size in _walk(root):
-        if depth <= 3:
-            files.append((relative, depth))
-        extension = Path(relative).suffix.lower()
-        if extension:
-            sizes[extension] += size
-    return _Survey(files, dict(sizes))
+    for name, depth, size in _walk(root):
+        if depth <= MARKER_DEPTH and shallowest.get(name, depth + 1) > depth:
+            shallowest[name] = depth
+        dot = name.rfind(".")
+        if dot > 0:
+            sizes[name[dot:].lower()] += size
+    return _Survey(shallowest, dict(sizes))
 
 
 def _walk(root: Path) -> Iterator[tuple[str, int, int]]:
-    """(relative path, depth, size) of every regular file not ignored; never follows links."""
+    """(name, depth, size) of every regular file not ignored; never follows links."""
     stack: list[tuple[str, int, list[_Ignore]]] = [("", 0, [])]
     while stack:
         folder, depth, ignores = stack.pop()
@@ -148,7 +157,7 @@ def _walk(root: Path) -> Iterator[tuple[str, int, int]]:
                     if _descend(entry, depth):
                         stack.append((relative, depth + 1, ignores))
                 elif entry.is_file(follow_symlinks=False):
-                    yield relative, depth, entry.stat(follow_symlinks=False).st_size
+                    yield entry.name, depth, entry.stat(follow_symlinks=False).st_size
             except OSError:
                 continue
 
