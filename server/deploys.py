@@ -1,0 +1,206 @@
+"""Deploy on save, and the commands that drive an app's deployment.
+
+A save inside a Draft app starts `draft.deploy.up` after the environment's
+`watch_delay`; a newer save cancels the wait or stops following the deploy in
+flight (draftd supersedes its build). Progress goes out as standard work-done
+progress, every phase change as `draft/status`, build output as log messages,
+the outcome as one message with the URL or the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+
+from draft import config
+from draft.client import ensure_daemon
+from draft.deploy import Status, up
+from draft.errors import DraftError
+from server.documents import app_root_of, path_of
+from server.state import DraftServer
+
+STATUS = "draft/status"
+PERCENT = {"queued": 5, "uploading": 15, "building": 35, "pushing": 70, "deploying": 85}
+COMMANDS = ("draft.up", "draft.logs", "draft.connect", "draft.delete", "draft.status")
+
+
+def register(server: DraftServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    async def did_save(ls: DraftServer, params: types.DidSaveTextDocumentParams) -> None:
+        if not ls.settings.deploy_on_save:
+            return
+        path = path_of(params.text_document.uri)
+        folder = ls.folder_of(params.text_document.uri)
+        root = app_root_of(path, folder) if path is not None else None
+        if root is None:
+            return
+        previous = ls.deploys.pop(root, None)
+        if previous is not None:
+            previous.cancel()
+        ls.deploys[root] = asyncio.ensure_future(deploy(ls, root, "save"))
+
+    @server.command("draft.up")
+    async def command_up(ls: DraftServer, *args: Any) -> dict[str, Any]:
+        root = _app(ls, args)
+        previous = ls.deploys.pop(root, None)
+        if previous is not None:
+            previous.cancel()
+        task = asyncio.ensure_future(deploy(ls, root, "command", delay=False))
+        ls.deploys[root] = task
+        result = await task
+        return result.to_json() if result is not None else {"phase": "failed"}
+
+    @server.command("draft.status")
+    async def command_status(ls: DraftServer, *args: Any) -> dict[str, Any]:
+        env = _environment(ls, _app(ls, args))
+        async with await ensure_daemon(ls.settings.daemon_url) as client:
+            return await client.app(env.name, env.environment)
+
+    @server.command("draft.logs")
+    async def command_logs(ls: DraftServer, *args: Any) -> dict[str, Any]:
+        env = _environment(ls, _app(ls, args))
+        async with await ensure_daemon(ls.settings.daemon_url) as client:
+            lines = [line async for line in client.logs(env.name, env.environment, tail=200)]
+        return {"lines": lines}
+
+    @server.command("draft.connect")
+    async def command_connect(ls: DraftServer, *args: Any) -> dict[str, Any]:
+        env = _environment(ls, _app(ls, args))
+        async with await ensure_daemon(ls.settings.daemon_url) as client:
+            url = await client.connect(env.name, env.environment)
+        ls.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Info, message=f"{env.name}: {url}")
+        )
+        return {"url": url}
+
+    @server.command("draft.delete")
+    async def command_delete(ls: DraftServer, *args: Any) -> dict[str, Any]:
+        env = _environment(ls, _app(ls, args))
+        async with await ensure_daemon(ls.settings.daemon_url) as client:
+            return {"deleted": await client.delete(env.name, env.environment)}
+
+    @server.command("draft.toggleDeployOnSave")
+    def toggle(ls: DraftServer, *args: Any) -> dict[str, Any]:
+        ls.settings.deploy_on_save = not ls.settings.deploy_on_save
+        return {"deployOnSave": ls.settings.deploy_on_save}
+
+
+def _app(ls: DraftServer, args: tuple[Any, ...]) -> Path:
+    path = path_of(str(args[0])) if args and args[0] else ls.default_folder()
+    root = app_root_of(path) if path is not None else None
+    if root is None:
+        raise DraftError("This is not a Draft app: no draft.toml here or above.",
+                         "Run the command Draft: Create first.")  # fmt: skip
+    return root
+
+
+def _environment(ls: DraftServer, root: Path) -> config.Environment:
+    return config.load(root, ls.settings.environment)
+
+
+async def deploy(ls: DraftServer, root: Path, trigger: str, *, delay: bool = True) -> Status | None:
+    """One deploy of the app in `root`, reported to the editor; None when it did not start."""
+    try:
+        env = await asyncio.to_thread(_environment, ls, root)
+    except DraftError as error:
+        _failed(ls, root, root.name, str(error))
+        return None
+    if delay and env.watch_delay:
+        await asyncio.sleep(env.watch_delay)
+    token = str(uuid.uuid4())
+    progress = await _begin(ls, token, env.name)
+    last_phase = ""
+
+    def on_status(status: Status) -> None:
+        nonlocal last_phase
+        if status.kind == "log":
+            ls.window_log_message(
+                types.LogMessageParams(type=types.MessageType.Log, message=status.message)
+            )
+            return
+        if status.kind == "phase" and status.phase != last_phase:
+            last_phase = status.phase
+            ls.protocol.notify(STATUS, status.to_json())
+            if progress and status.phase in PERCENT:
+                ls.work_done_progress.report(
+                    token,
+                    types.WorkDoneProgressReport(
+                        message=status.message, percentage=PERCENT[status.phase]
+                    ),
+                )
+
+    try:
+        result = await up(
+            root,
+            environment=ls.settings.environment,
+            trigger="save" if trigger == "save" else "command",
+            on_status=on_status,
+            daemon_url=ls.settings.daemon_url,
+        )
+    except asyncio.CancelledError:
+        if progress:
+            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message="superseded"))
+        raise
+    except DraftError as error:
+        if progress:
+            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=str(error)))
+        _failed(ls, root, env.name, str(error), env.environment)
+        return None
+    if progress:
+        ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=result.message))
+    if result.phase == "ready":
+        ls.last_failure.pop(root, None)
+        ls.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Info, message=f"{env.name} is ready at {result.url}"
+            )
+        )
+    elif result.phase == "failed":
+        _message_once(ls, root, f"{env.name} failed to deploy: {result.message}")
+    return result
+
+
+async def _begin(ls: DraftServer, token: str, app: str) -> bool:
+    """Start work-done progress, when the client supports it."""
+    if not ls.shows_progress:
+        return False
+    try:
+        await ls.window_work_done_progress_create_async(
+            types.WorkDoneProgressCreateParams(token=token)
+        )
+    except Exception:  # the client refused: deploy without a progress bar
+        return False
+    ls.work_done_progress.begin(
+        token,
+        types.WorkDoneProgressBegin(
+            title=f"Draft: deploying {app}", percentage=0, cancellable=False
+        ),
+    )
+    return True
+
+
+def _failed(ls: DraftServer, root: Path, app: str, reason: str, environment: str = "") -> None:
+    ls.protocol.notify(
+        STATUS,
+        {
+            "app": app,
+            "environment": environment,
+            "phase": "failed",
+            "message": reason,
+            "elapsedMs": 0,
+        },
+    )
+    _message_once(ls, root, reason)
+
+
+def _message_once(ls: DraftServer, root: Path, message: str) -> None:
+    """The same failure again (draftd still down, say) is logged, not shown again."""
+    if ls.last_failure.get(root) == message:
+        ls.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=message))
+        return
+    ls.last_failure[root] = message
+    ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))

@@ -1,0 +1,97 @@
+"""draft-ls end to end: the real server process over stdio, driven by pytest-lsp's client
+playing an editor that can apply file-creating edits and shows progress."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+
+CAPABILITIES = types.ClientCapabilities(
+    workspace=types.WorkspaceClientCapabilities(
+        apply_edit=True,
+        workspace_edit=types.WorkspaceEditClientCapabilities(
+            document_changes=True, resource_operations=[types.ResourceOperationKind.Create]
+        ),
+        workspace_folders=True,
+    ),
+    window=types.WindowClientCapabilities(work_done_progress=True),
+    text_document=types.TextDocumentClientCapabilities(
+        code_action=types.CodeActionClientCapabilities(
+            resolve_support=types.ClientCodeActionResolveOptions(properties=["edit"])
+        ),
+        hover=types.HoverClientCapabilities(content_format=[types.MarkupKind.Markdown]),
+        completion=types.CompletionClientCapabilities(
+            completion_item=types.ClientCompletionItemOptions(
+                documentation_format=[types.MarkupKind.Markdown]
+            )
+        ),
+    ),
+)
+
+
+def apply_edit(edit: types.WorkspaceEdit) -> None:
+    """What an editor does with Draft's create edit: make the files, insert their text."""
+    for change in edit.document_changes or []:
+        if isinstance(change, types.CreateFile):
+            path = Path(change.uri.removeprefix("file://"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            assert not path.exists(), f"Draft must not overwrite {path}"
+            path.write_text("")
+        elif isinstance(change, types.TextDocumentEdit):
+            path = Path(change.text_document.uri.removeprefix("file://"))
+            (text_edit,) = change.edits
+            assert isinstance(text_edit, types.TextEdit)
+            path.write_text(path.read_text() + text_edit.new_text)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    folder = tmp_path / "workspace"
+    folder.mkdir()
+    return folder
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(
+        server_command=[sys.executable, "-m", "server"],
+        server_env={**os.environ, "DRAFT_NO_AUTOSTART": "1"},
+    )
+)
+async def client(
+    lsp_client: LanguageClient, workspace: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[LanguageClient]:
+    options: dict[str, Any] = getattr(request, "param", None) or {}
+    lsp_client.statuses = []  # type: ignore[attr-defined]
+    lsp_client.edits = []  # type: ignore[attr-defined]
+
+    @lsp_client.feature("draft/status")
+    def status(params: Any) -> None:
+        lsp_client.statuses.append(params)  # type: ignore[attr-defined]
+
+    @lsp_client.feature(types.WORKSPACE_APPLY_EDIT)
+    def apply(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+        lsp_client.edits.append(params.edit)  # type: ignore[attr-defined]
+        apply_edit(params.edit)
+        return types.ApplyWorkspaceEditResult(applied=True)
+
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=CAPABILITIES,
+            root_uri=workspace.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="workspace")],
+            initialization_options={"draft": {"deployOnSave": True, **options}},
+        )
+    )
+    yield lsp_client
+    await lsp_client.shutdown_session()

@@ -1,0 +1,78 @@
+"""Save to deploy, end to end: the real language server, a real draftd, the real Docker engine.
+A save of a changed app.py moves `draft/status` through building to ready with a URL, the URL
+answers the new text, and the client saw work-done progress begin and end."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from kit import Draftd, fetch, free_port, set_greeting
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from draft import packs, scaffold
+
+REPO = Path(__file__).resolve().parents[2]
+PORT = free_port()
+pytestmark = [pytest.mark.docker, pytest.mark.asyncio]
+
+
+@pytest.fixture
+def draftd(
+    tmp_path: Path, docker_engine: docker.DockerClient, python_base_image: str
+) -> Iterator[Draftd]:
+    daemon = Draftd(tmp_path / "state", PORT)
+    daemon.start()
+    yield daemon
+    daemon.stop()
+    for container in docker_engine.containers.list(
+        all=True, filters={"label": "sh.draft.app=saved-app"}
+    ):
+        container.remove(force=True)
+
+
+@pytest.mark.parametrize("client", [{"daemonUrl": f"http://127.0.0.1:{PORT}"}], indirect=True)
+async def test_save_redeploys_and_serves_the_new_text(
+    client: LanguageClient, workspace: Path, draftd: Draftd
+) -> None:
+    shutil.copytree(REPO / "examples" / "python", workspace, dirs_exist_ok=True)
+    scaffold.create(workspace, packs.find_pack("python"), "saved-app")
+    toml = workspace / "draft.toml"
+    toml.write_text(toml.read_text().replace("watch_delay = 2", "watch_delay = 0"))
+    uri = (workspace / "app.py").as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="python", version=1, text=(workspace / "app.py").read_text()
+            )
+        )
+    )
+    set_greeting(workspace, "Saved from the editor!")
+    client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+
+    deadline = time.monotonic() + 240
+    while not any(s.phase in ("ready", "failed") for s in client.statuses):  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, "the deploy never finished"
+        await asyncio.sleep(0.2)
+    phases = [s.phase for s in client.statuses]  # type: ignore[attr-defined]
+    assert "building" in phases and "deploying" in phases
+    ready = client.statuses[-1]  # type: ignore[attr-defined]
+    assert ready.phase == "ready", ready.message
+    assert ready.app == "saved-app" and ready.url.startswith("http://127.0.0.1:")
+    assert fetch(ready.url) == "Saved from the editor!"
+
+    (reports,) = client.progress_reports.values()
+    assert isinstance(reports[0], types.WorkDoneProgressBegin)
+    assert isinstance(reports[-1], types.WorkDoneProgressEnd)
+    assert any(m.type == types.MessageType.Info and ready.url in m.message for m in client.messages)
+    assert any("Step" in m.message for m in client.log_messages), (
+        "build output reaches the editor's log"
+    )
