@@ -19,6 +19,7 @@ import functools
 import json
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +81,74 @@ def check_values(
     if found:
         return found
     overrides = merge(values, extra_values or {})
-    try:
-        manifests = helm.render(chart_dir, overrides, release=release, namespace=namespace)
-    except helm.HelmError as error:
-        return [_render_problem(chart_dir, error.message)]
-    found += _lint_problems(chart_dir, overrides)
-    found += _kubernetes_problems(chart_dir, manifests, document)
+    findings = _helm_findings(
+        str(chart_dir), _fingerprint(chart_dir), json.dumps(overrides, sort_keys=True, default=str),
+        release, namespace,
+    )  # fmt: skip
+    if findings.render_error is not None:
+        return [_render_problem(chart_dir, findings.render_error)]
+    found += findings.lint
+    found += _place(chart_dir, findings.invalid, document)
     return found
+
+
+@dataclass(frozen=True)
+class _Invalid:
+    """A Kubernetes schema error in a rendered manifest, before it is placed in values.yaml."""
+
+    template: str
+    instance: Any
+    what: str
+
+
+@dataclass(frozen=True)
+class _HelmFindings:
+    render_error: str | None
+    lint: tuple[Diagnostic, ...] = ()
+    invalid: tuple[_Invalid, ...] = ()
+
+
+def _fingerprint(chart_dir: Path) -> tuple[tuple[str, int, int], ...]:
+    """What Helm reads besides the values: every chart file's name, size and mtime."""
+    found = []
+    for path in sorted(chart_dir.rglob("*")):
+        if path.is_file() and path.name != VALUES_FILE:
+            info = path.stat()
+            found.append((str(path), info.st_size, info.st_mtime_ns))
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=32)
+def _helm_findings(
+    chart_dir: str,
+    fingerprint: tuple[tuple[str, int, int], ...],
+    values_json: str,
+    release: str,
+    namespace: str,
+) -> _HelmFindings:
+    """Helm's render and lint and the Kubernetes schema check, for one set of values.
+
+    Cached by the values' content and the chart's files: typing a comment, or moving a
+    key, costs nothing; positions are placed afresh on every call (`_place`).
+    """
+    folder = Path(chart_dir)
+    values = json.loads(values_json)
+    try:
+        manifests = helm.render(folder, values, release=release, namespace=namespace)
+    except helm.HelmError as error:
+        return _HelmFindings(error.message)
+    lint = _lint_findings(chart_dir, fingerprint)
+    return _HelmFindings(None, lint, tuple(_kubernetes_problems(folder, manifests)))
+
+
+@functools.lru_cache(maxsize=32)
+def _lint_findings(
+    chart_dir: str, fingerprint: tuple[tuple[str, int, int], ...]
+) -> tuple[Diagnostic, ...]:
+    """`helm lint --strict` of the chart as it is on disk. Lint looks at the chart's shape;
+    what values break is found, with positions, by the schema, render and Kubernetes steps,
+    so lint runs again only when a chart file changes."""
+    return tuple(_lint_problems(Path(chart_dir), {}))
 
 
 def check_schema_file(text: str, path: Path = Path(SCHEMA_FILE)) -> list[Diagnostic]:
@@ -237,9 +299,7 @@ def _reported_above(message: str) -> bool:
     )
 
 
-def _kubernetes_problems(
-    chart_dir: Path, manifests: dict[str, str], document: yamlpos.YamlDocument
-) -> Iterator[Diagnostic]:
+def _kubernetes_problems(chart_dir: Path, manifests: dict[str, str]) -> Iterator[_Invalid]:
     loader = YAML(typ="safe", pure=True)
     for template, text in sorted(manifests.items()):
         if not template.endswith((".yaml", ".yml")) or not text.strip():
@@ -247,10 +307,8 @@ def _kubernetes_problems(
         try:
             resources = [r for r in loader.load_all(text) if r]
         except YAMLError as error:
-            yield _at(chart_dir / template, Range.of(0, 0), "k8s-yaml",
-                      f"the rendered manifest is not valid YAML: {error}")  # fmt: skip
+            yield _Invalid(template, _NOTHING, f"the rendered manifest is not valid YAML: {error}")
             continue
-        source = _template_source(chart_dir / template)
         for resource in resources:
             if not isinstance(resource, dict):
                 continue
@@ -260,13 +318,28 @@ def _kubernetes_problems(
             for invalid in validator.iter_errors(resource):
                 field = ".".join(map(str, invalid.path))
                 what = f"{resource.get('kind')} {field}: {invalid.message}"
-                where = _values_key_for(invalid.instance, source, document)
-                if where is not None:
-                    path, key_range = where
-                    message = f"{'.'.join(map(str, path))} makes an invalid {what}"
-                    yield _at(chart_dir / VALUES_FILE, key_range, "k8s-schema", message)
-                else:
-                    yield _at(chart_dir / template, Range.of(0, 0), "k8s-schema", what)
+                yield _Invalid(template, invalid.instance, what)
+
+
+_NOTHING = object()
+
+
+def _place(
+    chart_dir: Path, problems: Iterable[_Invalid], document: yamlpos.YamlDocument
+) -> Iterator[Diagnostic]:
+    """Each schema error on the values.yaml key that produced it, else on its template."""
+    for problem in problems:
+        source = _template_source(chart_dir / problem.template)
+        where = None
+        if problem.instance is not _NOTHING:
+            where = _values_key_for(problem.instance, source, document)
+        if where is not None:
+            path, key_range = where
+            message = f"{'.'.join(map(str, path))} makes an invalid {problem.what}"
+            yield _at(chart_dir / VALUES_FILE, key_range, "k8s-schema", message)
+        else:
+            code = "k8s-yaml" if problem.instance is _NOTHING else "k8s-schema"
+            yield _at(chart_dir / problem.template, Range.of(0, 0), code, problem.what)
 
 
 def _values_key_for(
