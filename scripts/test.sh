@@ -12,9 +12,7 @@ venv=${DRAFT_VENV:-$repo/.venv}
 
 if [[ ${DRAFT_SKIP_SETUP:-0} != 1 ]]; then
     bash scripts/setup.sh
-    if [[ -f scripts/setup-vscode.sh ]]; then
-        bash scripts/setup-vscode.sh
-    fi
+    bash scripts/setup-editors.sh
 fi
 
 echo "lint: ruff"

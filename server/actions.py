@@ -77,7 +77,8 @@ def register(server: DraftServer) -> None:
                     f"through an edit ({len(written.written)} written).",
                 )
             )
-        return {"pack": pack.name, "skipped": [str(p) for p in skipped]}
+        created = [str(p.path) for p in planned if p.path not in skipped]
+        return {"pack": pack.name, "files": created, "skipped": [str(p) for p in skipped]}
 
 
 def quick_fix(uri: str, diagnostic: types.Diagnostic) -> types.CodeAction:
