@@ -20,5 +20,7 @@ echo "lint: ruff"
 "$venv/bin/ruff" format --check draft server draftd tests bench
 echo "types: mypy --strict"
 "$venv/bin/mypy" --strict draft server draftd
+echo "tests: the VS Code extension's unit tests (node --test)"
+(cd editors/vscode && PATH="$venv/bin:$PATH" npm test --silent)
 echo "tests: pytest"
 "$venv/bin/pytest" "$@"

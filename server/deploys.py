@@ -58,13 +58,24 @@ def register(server: DraftServer) -> None:
     async def command_status(ls: DraftServer, *args: Any) -> dict[str, Any]:
         env = _environment(ls, _app(ls, args))
         async with await ensure_daemon(ls.settings.daemon_url) as client:
-            return await client.app(env.name, env.environment)
+            found = await client.app(env.name, env.environment)
+        where = f" at {found['url']}" if found.get("url") else ""
+        ls.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Info,
+                message=f"{env.name} ({env.environment}) on {found.get('target')}: "
+                f"{found.get('state')}{where}",
+            )
+        )
+        return found
 
     @server.command("draft.logs")
     async def command_logs(ls: DraftServer, *args: Any) -> dict[str, Any]:
         env = _environment(ls, _app(ls, args))
         async with await ensure_daemon(ls.settings.daemon_url) as client:
             lines = [line async for line in client.logs(env.name, env.environment, tail=200)]
+        for line in lines:  # editors show log messages in their output panel
+            ls.window_log_message(types.LogMessageParams(type=types.MessageType.Log, message=line))
         return {"lines": lines}
 
     @server.command("draft.connect")
@@ -86,6 +97,10 @@ def register(server: DraftServer) -> None:
     @server.command("draft.toggleDeployOnSave")
     def toggle(ls: DraftServer, *args: Any) -> dict[str, Any]:
         ls.settings.deploy_on_save = not ls.settings.deploy_on_save
+        state = "on" if ls.settings.deploy_on_save else "off"
+        ls.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Info, message=f"Deploy on save: {state}")
+        )
         return {"deployOnSave": ls.settings.deploy_on_save}
 
 

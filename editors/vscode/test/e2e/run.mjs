@@ -1,0 +1,136 @@
+// End to end in real VS Code: code-server in headless Chromium, driven by Playwright.
+// Driven by tests/editors/test_vscode_e2e.py, which passes everything through the environment:
+//   CODE_SERVER, VSIX, APP (a copy of examples/python), DRAFT_LS, DAEMON_URL, WORK (scratch),
+//   PLAYWRIGHT (path of playwright-core), SCREENSHOTS (folder for the README's pictures).
+// Prints one JSON line with what it saw; exits non-zero on failure.
+import { spawn, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { createRequire } from "node:module";
+
+const env = process.env;
+const require = createRequire(import.meta.url);
+const { chromium } = require(env.PLAYWRIGHT);
+const seen = {};
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(check, what, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const extensions = path.join(env.WORK, "extensions");
+const userData = path.join(env.WORK, "user-data");
+fs.mkdirSync(path.join(userData, "User"), { recursive: true });
+fs.writeFileSync(
+  path.join(userData, "User", "settings.json"),
+  JSON.stringify({
+    "draft.server.path": env.DRAFT_LS,
+    "draft.daemonUrl": env.DAEMON_URL,
+    "workbench.startupEditor": "none",
+    "security.workspace.trust.enabled": false,
+    "files.autoSave": "off",
+    "workbench.tips.enabled": false,
+    "extensions.ignoreRecommendations": true,
+    "telemetry.telemetryLevel": "off",
+  }),
+);
+execFileSync(env.CODE_SERVER, ["--extensions-dir", extensions, "--user-data-dir", userData, "--install-extension", env.VSIX], { stdio: "pipe" });
+
+const port = await freePort();
+const server = spawn(env.CODE_SERVER, [
+  "--auth", "none", "--bind-addr", `127.0.0.1:${port}`, "--disable-telemetry", "--disable-update-check",
+  "--extensions-dir", extensions, "--user-data-dir", userData, env.APP,
+], { stdio: ["ignore", "pipe", "pipe"], env: { ...env, DRAFT_NO_AUTOSTART: "1" } });
+let serverLog = "";
+server.stdout.on("data", (d) => (serverLog += d));
+server.stderr.on("data", (d) => (serverLog += d));
+
+var browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"],
+});
+try {
+  await waitFor(async () => {
+    try { return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok; } catch { return false; }
+  }, "code-server", 60_000);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(env.APP)}`);
+  await page.waitForSelector(".monaco-workbench", { timeout: 60_000 });
+
+  // The extension activated: its status bar item is there.
+  const draftItem = page.locator(".statusbar-item", { hasText: "Draft" }).first();
+  await draftItem.waitFor({ timeout: 90_000 });
+  seen.activated = true;
+
+  // Draft: Create from the command palette.
+  await page.keyboard.press("F1");
+  await page.keyboard.type("Draft: Create");
+  await page.waitForSelector(".quick-input-list .monaco-list-row", { timeout: 30_000 });
+  seen.palette = await page.locator(".quick-input-list .monaco-list-row").allInnerTexts();
+  await page.keyboard.press("Enter");
+  // The edit creates the files and opens them with their text, unsaved, as VS Code does with
+  // any workspace edit (the user can review or undo it); saving them is the user's step.
+  await waitFor(() => fs.existsSync(path.join(env.APP, "draft.toml")), "draft.toml to be created", 60_000);
+  await page.keyboard.press("F1");
+  await page.keyboard.type("File: Save All");
+  await page.waitForSelector(".quick-input-list .monaco-list-row", { timeout: 30_000 });
+  await page.keyboard.press("Enter");
+  await waitFor(() => fs.statSync(path.join(env.APP, "draft.toml")).size > 0, "draft.toml saved", 30_000);
+  const explorer = page.locator(".explorer-folders-view .monaco-list-row", { hasText: "draft.toml" });
+  await explorer.first().waitFor({ timeout: 30_000 });
+  seen.explorer = await page.locator(".explorer-folders-view .monaco-list-row").allInnerTexts();
+  await page.screenshot({ path: path.join(env.SCREENSHOTS, "vscode-create.png") });
+
+  // Edit app.py and save.
+  await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "app.py" }).first().click();
+  await page.locator(".tab.active", { hasText: "app.py" }).waitFor({ timeout: 30_000 });
+  await page.locator(".editor-group-container.active .monaco-editor .view-lines").first().click();
+  await page.keyboard.press("Control+H");
+  await page.keyboard.type("Hello World!");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("Hello, VS Code!");
+  await page.keyboard.press("Control+Alt+Enter");
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Control+S");
+
+  const url = await waitFor(async () => {
+    const text = await draftItem.innerText().catch(() => "");
+    if (/failed/.test(text)) throw new Error(`the deploy failed: ${await draftItem.getAttribute("aria-label")}`);
+    const match = text.match(/http:\/\/127\.0\.0\.1:\d+/);
+    if (!match) return undefined;
+    // Saving the created files deployed "Hello World!" first; wait for the save of app.py.
+    const served = await fetch(match[0]).then((r) => r.text()).catch(() => "");
+    return served === "Hello, VS Code!" ? match[0] : undefined;
+  }, "the status bar to show the URL of the new text", 240_000);
+  seen.url = url;
+  seen.statusText = await draftItem.innerText();
+  seen.served = await (await fetch(url)).text();
+  await page.screenshot({ path: path.join(env.SCREENSHOTS, "vscode-ready.png") });
+  console.log(JSON.stringify(seen));
+} catch (error) {
+  for (const page of browser.contexts().flatMap((c) => c.pages())) {
+    await page.screenshot({ path: path.join(env.WORK, "failure.png") }).catch(() => {});
+  }
+  console.log(JSON.stringify({ ...seen, error: String(error), serverLog: serverLog.slice(-3000) }));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  server.kill();
+}
