@@ -174,6 +174,18 @@ class DraftdClient:
     async def app(self, app: str, env: str) -> dict[str, Any]:
         return cast(dict[str, Any], await self._json("GET", f"/v1/apps/{app}/{env}"))
 
+    async def history(self, app: str, env: str) -> list[dict[str, Any]]:
+        """The app's builds, newest first (draftd keeps the newest 100, across restarts)."""
+        return cast(list[dict[str, Any]], await self._json("GET", f"/v1/apps/{app}/{env}/history"))
+
+    async def build_log(self, build_id: str) -> str:
+        try:
+            async with self.session.get(f"{self.url}/v1/builds/{build_id}/log") as answer:
+                await _raise_for(answer)
+                return await answer.text()
+        except aiohttp.ClientConnectionError as error:
+            raise self._unreachable() from error
+
     async def delete(self, app: str, env: str) -> bool:
         answer = await self._json("DELETE", f"/v1/apps/{app}/{env}")
         return bool(answer.get("deleted"))

@@ -28,6 +28,7 @@ from draftd.builder import Builder
 from draftd.builds import BuildNotFound, BuildRegistry
 from draftd.buildspec import RequestRefused, parse_build_request
 from draftd.contexts import blob_digests, context_tag
+from draftd.history import BuildHistory
 from draftd.model import BuildCreated, ErrorJSON, HealthJSON, Phase
 from draftd.pipeline import UPLOAD_TIMEOUT, Pipeline, answers
 from draftd.redact import redactor
@@ -88,6 +89,7 @@ def create_app(
         apps=AppRecords(state_dir / "apps"),
         work=work,
         upload_timeout=upload_timeout,
+        history=BuildHistory(state_dir / "history"),
     )
     app = web.Application(middlewares=[_errors, _auth], client_max_size=MAX_JSON)
     app[SERVICES] = Services(pipeline, token or None)
@@ -97,6 +99,7 @@ def create_app(
     app.router.add_get("/v1/builds/{id}", build_status)
     app.router.add_get("/v1/builds/{id}/events", build_events)
     app.router.add_post("/v1/builds/{id}/cancel", cancel_build)
+    app.router.add_get("/v1/builds/{id}/log", build_log)
     apps_api.add_routes(app.router)
     app.on_startup.append(_collect_garbage)
     app.on_shutdown.append(_stop_builds)
@@ -234,6 +237,15 @@ async def build_events(request: web.Request) -> web.StreamResponse:
     except ConnectionResetError:
         pass  # the client went away; the build goes on
     return response
+
+
+async def build_log(request: web.Request) -> web.Response:
+    """A build's whole output, from draftd's history (also after it restarted)."""
+    history = services(request).pipeline.history
+    if history is None:
+        raise BuildNotFound("This draftd keeps no history.")
+    text = await asyncio.to_thread(history.log, request.match_info["id"])
+    return web.Response(text=text, content_type="text/plain")
 
 
 async def cancel_build(request: web.Request) -> web.Response:

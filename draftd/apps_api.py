@@ -36,6 +36,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_delete("/v1/apps/{app}/{env}", delete_app)
     router.add_get("/v1/apps/{app}/{env}/logs", app_logs)
     router.add_post("/v1/apps/{app}/{env}/connect", connect_app)
+    router.add_get("/v1/apps/{app}/{env}/history", app_history)
 
 
 def deployment_json(deployment: Deployment) -> DeploymentJSON:
@@ -115,6 +116,14 @@ async def app_logs(request: web.Request) -> web.StreamResponse:
                 await close()
     await response.write_eof()
     return response
+
+
+async def app_history(request: web.Request) -> web.Response:
+    """The app's builds, newest first, as draftd kept them (bounded, across restarts)."""
+    found, key = services(request), _key(request)
+    history = found.pipeline.history
+    entries = await asyncio.to_thread(history.builds, key) if history is not None else []
+    return web.json_response(entries)
 
 
 async def connect_app(request: web.Request) -> web.Response:

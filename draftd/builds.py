@@ -127,6 +127,7 @@ class Build:
         self._seq = 0
         self._changed = asyncio.Event()
         self._started = time.monotonic()
+        self.created = time.time()
         self._last_progress = 0.0
         self.enter(Phase.QUEUED, f"queued ({spec.trigger})")
 
@@ -172,6 +173,25 @@ class Build:
     @property
     def ended(self) -> bool:
         return self.phase.terminal
+
+    @property
+    def trigger(self) -> str:
+        return self.spec.trigger
+
+    @property
+    def elapsed_ms(self) -> int:
+        """Time since the build was queued (its duration, once it has ended)."""
+        events = self._events.since(0)
+        end = events[-1].time if events and self.ended else time.time()
+        return int((end - self.created) * 1000)
+
+    def log_lines(self) -> list[str]:
+        """The build's output as people read it: phase changes and log lines, redacted."""
+        return [
+            f"[{e.phase.value}] {e.message}" if e.kind == "phase" else e.message
+            for e in self._events.since(0)
+            if e.kind != "progress"
+        ]
 
     def _emit(
         self,

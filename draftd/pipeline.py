@@ -10,6 +10,7 @@ newer build's deploy always comes after it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import threading
@@ -24,6 +25,7 @@ from draftd.blobs import BlobStore
 from draftd.builder import Builder
 from draftd.builds import Build, BuildRegistry
 from draftd.contexts import context_tar, materialize
+from draftd.history import BuildHistory
 from draftd.model import Deployment, DeployRequest, Image, Phase, Progress
 from draftd.ports import container_port
 from draftd.targets.base import DeployError, DeployTarget, TargetUnavailable
@@ -56,6 +58,8 @@ class Pipeline:
     work: Path
     """Per-build folders (`<state>/builds/<id>`): the chart and a spilled context tar."""
     upload_timeout: float = UPLOAD_TIMEOUT
+    history: BuildHistory | None = None
+    """Where ended builds are recorded for `draft history` (kept across restarts)."""
     _deploys: dict[str, asyncio.Task[Deployment]] = field(default_factory=dict)
     """Deploys under way by build id; each outlives its build if that is superseded."""
 
@@ -78,6 +82,9 @@ class Pipeline:
             reason = f"internal error: {type(error).__name__}: {error}"
             build.finish(Phase.FAILED, reason, reason=reason)
         finally:
+            if self.history is not None:
+                with contextlib.suppress(OSError):
+                    await asyncio.to_thread(self.history.record, build)
             build.release()
             if build.id not in self._deploys:  # else the deploy removes it when it ends
                 await asyncio.to_thread(shutil.rmtree, folder, True)

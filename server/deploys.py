@@ -94,6 +94,12 @@ def register(server: DraftServer) -> None:
         async with await ensure_daemon(ls.settings.daemon_url) as client:
             return {"deleted": await client.delete(env.name, env.environment)}
 
+    @server.command("draft.history")
+    async def command_history(ls: DraftServer, *args: Any) -> list[dict[str, Any]]:
+        env = _environment(ls, _app(ls, args))
+        async with await ensure_daemon(ls.settings.daemon_url) as client:
+            return await client.history(env.name, env.environment)
+
     @server.command("draft.toggleDeployOnSave")
     def toggle(ls: DraftServer, *args: Any) -> dict[str, Any]:
         ls.settings.deploy_on_save = not ls.settings.deploy_on_save

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,8 +49,17 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     up_parser.set_defaults(run=run_up)
 
-    logs = commands.add_parser("logs", parents=[common], help="show the app's output")
-    _path(logs)
+    logs = commands.add_parser(
+        "logs",
+        parents=[common],
+        help="show the app's output, or a build's (draft logs BUILD_ID)",
+    )
+    logs.add_argument(
+        "path",
+        nargs="?",
+        default=".",
+        help="the app (default: .), or a build id (see `draft history`)",
+    )
     _env(logs)
     logs.add_argument("-f", "--follow", action="store_true", help="keep following new lines")
     logs.add_argument("--tail", type=int, default=100, help="lines from the end (default 100)")
@@ -66,6 +77,13 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     _path(delete)
     _env(delete)
     delete.set_defaults(run=run_delete)
+
+    history = commands.add_parser(
+        "history", parents=[common], help="the app's builds, newest first"
+    )
+    _path(history)
+    _env(history)
+    history.set_defaults(run=run_history)
 
     status = commands.add_parser("status", parents=[common], help="where the app runs now")
     _path(status)
@@ -209,6 +227,10 @@ def _with_client(
 
 
 def run_logs(args: argparse.Namespace, out: Output) -> int:
+    if BUILD_ID.fullmatch(str(args.path)) and not Path(args.path).exists():
+        return _build_log(str(args.path), out)
+    args.path = Path(args.path)
+
     async def show(client: DraftdClient, env: config.Environment) -> None:
         async for line in client.logs(
             env.name, env.environment, follow=args.follow, tail=args.tail
@@ -220,6 +242,41 @@ def run_logs(args: argparse.Namespace, out: Output) -> int:
             sys.stdout.flush()
 
     _with_client(args, show)
+    return 0
+
+
+BUILD_ID = re.compile(r"b-[0-9a-z]{12}")
+
+
+def _build_log(build_id: str, out: Output) -> int:
+    async def fetch() -> str:
+        async with await ensure_daemon() as client:
+            return await client.build_log(build_id)
+
+    text = asyncio.run(fetch())
+    for line in text.splitlines():
+        out.line(line)
+    out.result({"buildId": build_id, "log": text})
+    return 0
+
+
+def run_history(args: argparse.Namespace, out: Output) -> int:
+    async def history(client: DraftdClient, env: config.Environment) -> list[dict[str, Any]]:
+        return await client.history(env.name, env.environment)
+
+    builds = _with_client(args, history)
+    if not builds:
+        out.note("No builds yet: `draft up` makes the first.")
+    else:
+        out.line(f"{'BUILD':<16}{'TAG':<20}{'WHEN':<21}{'TOOK':>8}  {'OUTCOME':<11}{'TRIGGER':<9}")
+    for build in builds:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(build["startedAt"]))
+        took = f"{build['durationMs'] / 1000:.1f}s"
+        out.line(
+            f"{build['buildId']:<16}{build['tag'][:18]:<20}{when:<21}{took:>8}  "
+            f"{build['outcome']:<11}{build['trigger']:<9}"
+        )
+    out.result(builds)
     return 0
 
 

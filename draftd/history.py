@@ -1,0 +1,106 @@
+"""Every app's builds, kept across draftd's restarts: what ran, when, how long, how it ended.
+
+One JSON-lines file per app and environment (`<state>/history/<app>/<env>.jsonl`),
+newest last and bounded to the newest `KEEP` builds, plus each kept build's output
+(`<state>/history/logs/<build id>.log`, already redacted like its events). Build ids are
+checked by pattern before they name a file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from pathlib import Path
+from typing import TypedDict
+
+from draftd.builds import Build, BuildNotFound
+from draftd.model import AppKey
+
+KEEP = 100
+_BUILD_ID = re.compile(r"b-[0-9a-z]{12}")
+
+
+class HistoryEntry(TypedDict):
+    buildId: str
+    app: str
+    environment: str
+    tag: str
+    trigger: str
+    startedAt: float  # seconds since the epoch
+    durationMs: int
+    outcome: str  # ready | failed | superseded
+    reason: str
+    url: str
+
+
+class BuildHistory:
+    def __init__(self, folder: Path, keep: int = KEEP) -> None:
+        self.folder = folder
+        self.keep = keep
+        self._lock = threading.Lock()
+        (folder / "logs").mkdir(parents=True, exist_ok=True)
+
+    def record(self, build: Build) -> None:
+        """Add an ended build (called from a worker thread by the pipeline)."""
+        entry: HistoryEntry = {
+            "buildId": build.id,
+            "app": build.key.app,
+            "environment": build.key.environment,
+            "tag": build.tag,
+            "trigger": build.trigger,
+            "startedAt": build.created,
+            "durationMs": build.elapsed_ms,
+            "outcome": build.phase.value,
+            "reason": build.reason or "",
+            "url": build.url or "",
+        }
+        with self._lock:
+            (self.folder / "logs" / f"{build.id}.log").write_text(
+                "\n".join(build.log_lines()) + "\n", encoding="utf-8"
+            )
+            path = self._path(build.key)
+            entries = [*self._read(path), entry]
+            for dropped in entries[: -self.keep]:
+                (self.folder / "logs" / f"{dropped['buildId']}.log").unlink(missing_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(".tmp")
+            temporary.write_text(
+                "".join(json.dumps(e) + "\n" for e in entries[-self.keep :]), encoding="utf-8"
+            )
+            temporary.replace(path)
+
+    def builds(self, key: AppKey) -> list[HistoryEntry]:
+        """The app's builds, newest first."""
+        with self._lock:
+            return list(reversed(self._read(self._path(key))))
+
+    def log(self, build_id: str) -> str:
+        if not _BUILD_ID.fullmatch(build_id):
+            raise BuildNotFound(
+                f"There is no build {build_id!r}.", "Build ids look like b-d21y62v2cfej."
+            )
+        try:
+            return (self.folder / "logs" / f"{build_id}.log").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise BuildNotFound(
+                f"There is no build {build_id} in draftd's history.",
+                "`draft history` lists the builds it keeps.",
+            ) from None
+
+    def _path(self, key: AppKey) -> Path:
+        return self.folder / key.app / f"{key.environment}.jsonl"
+
+    @staticmethod
+    def _read(path: Path) -> list[HistoryEntry]:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        entries: list[HistoryEntry] = []
+        for line in lines:
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                continue  # a torn line from a crash: skip it, keep the rest
+        return entries
