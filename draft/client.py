@@ -20,6 +20,7 @@ from typing import Any, cast
 import aiohttp
 import platformdirs
 
+from draft import userconfig
 from draft.errors import DraftError
 from draft.manifest import Entry
 
@@ -52,7 +53,7 @@ def state_dir() -> Path:
 
 def configured_url() -> str | None:
     """The URL asked for (`DRAFT_DAEMON_URL`), else the one the local draftd wrote, else None."""
-    explicit = os.environ.get(URL_ENV)
+    explicit = os.environ.get(URL_ENV) or userconfig.values().get("daemon_url")
     if explicit:
         return explicit.rstrip("/")
     try:

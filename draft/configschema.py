@@ -120,7 +120,7 @@ def _build_args(value: dict[str, Any]) -> Problem | None:
     return None
 
 
-def _registry(value: str) -> str | None:
+def registry_problem(value: str) -> str | None:
     if "://" in value:
         return f"registry is an image repository prefix, not a URL: drop {value.split('://')[0]}://"
     if value != value.strip() or " " in value:
@@ -128,7 +128,7 @@ def _registry(value: str) -> str | None:
     return None
 
 
-def _target(value: str) -> str | None:
+def target_problem(value: str) -> str | None:
     if value in TARGETS:
         return None
     return f"target must be one of {', '.join(TARGETS)}, not {value!r}"
@@ -185,7 +185,7 @@ KEYS: dict[str, KeySpec] = {
             "a string",
             "",
             'Image repository prefix, e.g. "127.0.0.1:5000" or "ghcr.io/me"; empty: no push.',
-            _registry,
+            registry_problem,
             "invalid-registry",
         ),
         KeySpec(
@@ -255,7 +255,7 @@ KEYS: dict[str, KeySpec] = {
             "auto",
             'Where to deploy: "kubernetes", "docker", or "auto" '
             "(kubernetes when a kube context answers, else the local Docker engine).",
-            _target,
+            target_problem,
             "invalid-value",
             values=TARGETS,
         ),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from draft import config, manifest
+from draft import config, manifest, userconfig
 from draft.client import DraftdClient, ensure_daemon
 from draft.errors import DraftError
 
@@ -74,6 +74,7 @@ def build_request(
     root: Path, env: config.Environment, trigger: Trigger, target: str | None
 ) -> tuple[dict[str, Any], list[manifest.Entry]]:
     """The `POST /v1/builds` body for the app as it is on disk now, and its context's entries."""
+    defaults = userconfig.values()  # the user's `draft config`: draft.toml wins where it says
     files = manifest.build_context(root, env.dockerfile)
     chart = manifest.chart_files(root / env.chart)
     settings = {
@@ -81,11 +82,12 @@ def build_request(
         "namespace": env.namespace,
         "dockerfile": env.dockerfile,
         "chart": env.chart,
-        "registry": env.registry,
+        "registry": env.registry or defaults.get("registry", ""),
         "set": list(env.set),
         "custom_tags": list(env.custom_tags),
         "image_build_args": dict(env.image_build_args or {}),
-        "target": target or env.target,
+        "target": target
+        or (env.target if env.target != "auto" else defaults.get("target", "auto")),
         "wait": env.wait,
     }
     body = {

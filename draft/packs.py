@@ -65,10 +65,14 @@ def builtin_packs_dir() -> Path:
 
 
 def search_path(extra: list[Path] | None = None) -> list[tuple[Path, str]]:
-    """Folders to look in, first wins: explicit extras, `DRAFT_PACKS_PATH`, built-ins."""
+    """Folders to look in, first wins: explicit extras, `DRAFT_PACKS_PATH`, pack repositories
+    (`draft pack-repo add`), built-ins."""
+    from draft import packrepos  # packrepos knows nothing of packs; keep the import lazy
+
     entries: list[tuple[Path, str]] = [(p, str(p)) for p in extra or []]
     env = os.environ.get(PACKS_PATH_ENV, "")
     entries += [(Path(p), p) for p in env.split(os.pathsep) if p]
+    entries += [(repo.packs_dir, f"pack-repo:{repo.name}") for repo in packrepos.repos()]
     entries.append((builtin_packs_dir(), "builtin"))
     return entries
 
@@ -112,7 +116,7 @@ def _pack_from_toml(raw: dict[str, Any], folder: Path, source: str) -> Pack:
     )
 
 
-def _packs_in(folder: Path, source: str) -> Iterator[Pack]:
+def packs_in(folder: Path, source: str) -> Iterator[Pack]:
     if not folder.is_dir():
         return
     for child in sorted(folder.iterdir()):
@@ -124,7 +128,7 @@ def all_packs(extra: list[Path] | None = None) -> list[Pack]:
     """Every pack on the search path, one per name, the earliest folder winning."""
     seen: dict[str, Pack] = {}
     for folder, source in search_path(extra):
-        for pack in _packs_in(folder, source):
+        for pack in packs_in(folder, source):
             seen.setdefault(pack.name, pack)
     return sorted(seen.values(), key=lambda p: p.name)
 
