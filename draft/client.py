@@ -187,6 +187,10 @@ class DraftdClient:
         except aiohttp.ClientConnectionError as error:
             raise self._unreachable() from error
 
+    async def exec(self, app: str, env: str, command: list[str]) -> tuple[int, str]:
+        answer = await self._json("POST", f"/v1/apps/{app}/{env}/exec", {"command": command})
+        return int(answer["exitCode"]), str(answer["output"])
+
     async def delete(self, app: str, env: str) -> bool:
         answer = await self._json("DELETE", f"/v1/apps/{app}/{env}")
         return bool(answer.get("deleted"))

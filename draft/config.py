@@ -235,21 +235,30 @@ class _Checker:
         )
 
     def syntax(self, error: tomllib.TOMLDecodeError) -> None:
-        message = str(error)
-        match = _TOML_POSITION.search(message)
-        reason = message[: match.start()] if match else message
-        at: Range | None = None
-        if match and match.group(1):
-            line, column = int(match.group(1)) - 1, int(match.group(2)) - 1
-            at = _to_line_end(self.text, line, column)
-        if self.where.duplicates and reason.startswith("Cannot"):
-            twice = self.where.duplicates[0]
-            at, reason = twice.key, f"{'.'.join(twice.path)} is defined twice"
-        elif at is None and self.where.errors:
-            at = self.where.errors[0]
-        elif at is None:
-            at = _document_end(self.text)
-        self.report(at, "toml-syntax", f"TOML syntax error: {reason[:1].lower()}{reason[1:]}")
+        at, message = syntax_problem(self.text, error, self.where)
+        self.report(at, "toml-syntax", message)
+
+
+def syntax_problem(
+    text: str, error: tomllib.TOMLDecodeError, where: tomlpos.TomlIndex
+) -> tuple[Range, str]:
+    """Where a TOML syntax error is and what to say: tomllib's position when it gives one,
+    else the duplicate key or the span tree-sitter could not parse."""
+    message = str(error)
+    match = _TOML_POSITION.search(message)
+    reason = message[: match.start()] if match else message
+    at: Range | None = None
+    if match and match.group(1):
+        line, column = int(match.group(1)) - 1, int(match.group(2)) - 1
+        at = _to_line_end(text, line, column)
+    if where.duplicates and reason.startswith("Cannot"):
+        twice = where.duplicates[0]
+        at, reason = twice.key, f"{'.'.join(twice.path)} is defined twice"
+    elif at is None and where.errors:
+        at = where.errors[0]
+    elif at is None:
+        at = _document_end(text)
+    return at, f"TOML syntax error: {reason[:1].lower()}{reason[1:]}"
 
 
 _START = Range.of(0, 0)

@@ -10,13 +10,15 @@ server's `draft/status` notification.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from draft import config, manifest, userconfig
+from draft import config, manifest, tasks, userconfig
 from draft.client import DraftdClient, ensure_daemon
 from draft.errors import DraftError
 
@@ -36,6 +38,8 @@ class Status:
     url: str | None = None
     build_id: str | None = None
     progress: tuple[int, int] | None = None
+    fingerprint: str | None = None
+    """What was deployed (a hash of the context, chart and settings), for `unchanged_from`."""
 
     @property
     def terminal(self) -> bool:
@@ -115,15 +119,70 @@ async def up(
     on_status: Callable[[Status], None] = _ignore,
     daemon_url: str | None = None,
     on_upload: Callable[[Upload], None] | None = None,
+    unchanged_from: str | None = None,
 ) -> Status:
-    """Deploy the app in `root` once; the terminal Status (ready with its URL, or failed)."""
+    """Deploy the app in `root` once; the terminal Status (ready with its URL, or failed).
+
+    With `unchanged_from` (a previous Status's fingerprint), an app whose context, chart and
+    settings are exactly that is not deployed again: the Status says "unchanged". Watch mode
+    uses it, so a save without a change — or a pre-up task rewriting the same file — does
+    not restart the app.
+    """
     root = root.resolve()
     env = await asyncio.to_thread(config.load, root, environment)
-    body, entries = await asyncio.to_thread(build_request, root, env, trigger, target)
+    planned = await asyncio.to_thread(tasks.load, root)
     started = time.monotonic()
+
+    def output(line: str) -> None:
+        elapsed = int((time.monotonic() - started) * 1000)
+        on_status(Status(env.name, env.environment, "queued", line, "log", elapsed))
+
+    loop = asyncio.get_running_loop()
+
+    def say(line: str) -> None:  # from the task's thread to the loop, in order
+        loop.call_soon_threadsafe(output, line)
+
+    for task in planned.pre_up:  # before the manifest: what a task writes is uploaded
+        await asyncio.to_thread(tasks.run_here, task, root, say)
+    body, entries = await asyncio.to_thread(build_request, root, env, trigger, target)
+    fingerprint = _fingerprint(body)
+    if fingerprint == unchanged_from:
+        elapsed = int((time.monotonic() - started) * 1000)
+        return Status(env.name, env.environment, "unchanged", "nothing changed", "phase", elapsed,
+                      fingerprint=fingerprint)  # fmt: skip
     client = await ensure_daemon(daemon_url)
     async with client:
-        return await _follow_build(client, root, env, body, entries, started, on_status, on_upload)
+        result = await _follow_build(
+            client, root, env, body, entries, started, on_status, on_upload
+        )
+        if result.phase == "ready":
+            result = await _post_deploy(client, env, planned.post_deploy, result, output)
+        return replace(result, fingerprint=fingerprint)
+
+
+def _fingerprint(body: dict[str, Any]) -> str:
+    """The deploy's identity: everything in the request but what triggered it."""
+    content = {k: v for k, v in body.items() if k != "trigger"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+async def _post_deploy(
+    client: DraftdClient,
+    env: config.Environment,
+    planned: tuple[tasks.Task, ...],
+    ready: Status,
+    output: Callable[[str], None],
+) -> Status:
+    """Run the post-deploy tasks inside the app; the first failure fails the deploy."""
+    for task in planned:
+        output(f"task post-deploy/{task.name}: {' '.join(task.command)}")
+        code, text = await client.exec(env.name, env.environment, list(task.command))
+        for line in text.splitlines():
+            output(line)
+        if code != 0:
+            message = f"The post-deploy task {task.name} failed with exit code {code}."
+            return replace(ready, phase="failed", message=message, url=ready.url)
+    return ready
 
 
 async def _follow_build(

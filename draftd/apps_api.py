@@ -37,6 +37,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/v1/apps/{app}/{env}/logs", app_logs)
     router.add_post("/v1/apps/{app}/{env}/connect", connect_app)
     router.add_get("/v1/apps/{app}/{env}/history", app_history)
+    router.add_post("/v1/apps/{app}/{env}/exec", exec_in_app)
 
 
 def deployment_json(deployment: Deployment) -> DeploymentJSON:
@@ -124,6 +125,21 @@ async def app_history(request: web.Request) -> web.Response:
     history = found.pipeline.history
     entries = await asyncio.to_thread(history.builds, key) if history is not None else []
     return web.json_response(entries)
+
+
+async def exec_in_app(request: web.Request) -> web.Response:
+    """Run a command inside the deployed app (post-deploy tasks): `{command: [words]}`."""
+    found, key = services(request), _key(request)
+    try:
+        body = json.loads(await request.read() or b"{}")
+    except ValueError:
+        raise RequestRefused("The request body is not JSON.") from None
+    command = body.get("command") if isinstance(body, dict) else None
+    if not (isinstance(command, list) and command and all(isinstance(w, str) for w in command)):
+        raise RequestRefused("command must be a non-empty list of strings.")
+    target, _ = await _locate(found, key)
+    code, output = await target.exec(key, command)
+    return web.json_response({"exitCode": code, "output": output})
 
 
 async def connect_app(request: web.Request) -> web.Response:

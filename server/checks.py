@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from draft import chart, config, release
+from draft import chart, config, release, tasks
 from draft.diagnostics import Diagnostic, Range, Severity
 from server.convert import lsp_diagnostic
 from server.documents import Kind, chart_dir_of, kind_of, path_of
@@ -31,6 +31,8 @@ def diagnose(path: Path, text: str) -> list[Diagnostic]:
     try:
         if kind is Kind.DRAFT_TOML:
             return list(config.parse(text, path).diagnostics)
+        if kind is Kind.TASKS:
+            return list(tasks.parse(text, path).diagnostics)
         chart_dir = chart_dir_of(path, kind)
         if chart_dir is None:
             return []

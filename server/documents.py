@@ -12,6 +12,7 @@ from draft import config
 
 class Kind(enum.Enum):
     DRAFT_TOML = "draft.toml"
+    TASKS = ".draft-tasks.toml"
     VALUES = "values.yaml"
     VALUES_SCHEMA = "values.schema.json"
     CHART_YAML = "Chart.yaml"
@@ -27,6 +28,8 @@ def path_of(uri: str) -> Path | None:
 def kind_of(path: Path) -> Kind:
     if path.name == config.CONFIG_FILE:
         return Kind.DRAFT_TOML
+    if path.name == Kind.TASKS.value:
+        return Kind.TASKS
     if (path.parent / "Chart.yaml").is_file() or path.name == "Chart.yaml":
         for kind in (Kind.VALUES, Kind.VALUES_SCHEMA, Kind.CHART_YAML):
             if path.name == kind.value:

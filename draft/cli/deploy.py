@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from draft import config, watch
+from draft import config, tasks, watch
 from draft.cli.output import Output
 from draft.client import DraftdClient, ensure_daemon
 from draft.deploy import Status, up
@@ -165,10 +165,16 @@ def run_up(args: argparse.Namespace, out: Output) -> int:
             root, environment=args.env, trigger="command", target=args.target, on_status=printer
         )
 
+    deployed: list[str | None] = [None]
+
     async def redeploy() -> Status:
-        return await up(
-            root, environment=args.env, trigger="watch", target=args.target, on_status=printer
-        )
+        result = await up(
+            root, environment=args.env, trigger="watch", target=args.target, on_status=printer,
+            unchanged_from=deployed[0],
+        )  # fmt: skip
+        if result.phase == "ready":
+            deployed[0] = result.fingerprint
+        return result
 
     def show(result: Status) -> None:
         if out.json_mode:  # NDJSON: the events, then this line
@@ -180,6 +186,8 @@ def run_up(args: argparse.Namespace, out: Output) -> int:
 
     async def first() -> Status:
         result = await once()
+        if result.phase == "ready":
+            deployed[0] = result.fingerprint
         show(result)
         if watching:
             out.note(f"Watching {root} for changes (Ctrl-C to stop)…")
@@ -296,6 +304,9 @@ def run_delete(args: argparse.Namespace, out: Output) -> int:
 
     deleted = _with_client(args, delete)
     out.line("Deleted." if deleted else "Nothing was deployed.")
+    root = _app(args.path)
+    for task in tasks.load(root).cleanup:
+        tasks.run_here(task, root, out.line)
     out.result({"deleted": deleted})
     return 0
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from draft import chart, config, configschema, detect, names, packs, release, scaffold
+from draft import chart, config, configschema, detect, names, packs, release, scaffold, tasks
 from draft.cli.output import Output
 from draft.diagnostics import Diagnostic, Severity, sort_key
 from draft.errors import ConfigError, DraftError
@@ -110,6 +110,10 @@ def diagnostics_for(root: Path, environment: str | None) -> list[Diagnostic]:
     """Everything `draft check` reports: draft.toml's problems, then the chart's."""
     parsed = config.read(root)
     found = list(parsed.diagnostics)
+    tasks_file = root / tasks.TASKS_FILE
+    if tasks_file.is_file():
+        text = tasks_file.read_text(encoding="utf-8", errors="replace")
+        found += tasks.parse(text, tasks_file).diagnostics
     if any(d.severity is Severity.ERROR for d in found) and not parsed.environments:
         return found
     env = parsed.environment(config.environment_name(environment))

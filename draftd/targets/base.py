@@ -52,6 +52,10 @@ class DeployTarget(Protocol):
         """Remove what runs for `key`; False when there was nothing."""
         ...
 
+    async def exec(self, key: AppKey, command: list[str]) -> tuple[int, str]:
+        """Run `command` inside the app (its container, or its newest pod): exit code, output."""
+        ...
+
     async def connect(self, key: AppKey, local_port: int | None) -> str:
         """A URL on this machine that reaches the app (a port-forward where needed)."""
         ...

@@ -223,6 +223,21 @@ class DockerTarget:
 
         return await asyncio.to_thread(remove)
 
+    async def exec(self, key: AppKey, command: list[str]) -> tuple[int, str]:
+        def run() -> tuple[int, str]:
+            container = self._find(key)
+            if container is None:
+                raise DeployError(f"{key} is not running on Docker.", "Run `draft up` first.")
+            try:
+                result = container.exec_run(command, stdout=True, stderr=True)
+            except docker.errors.APIError as error:
+                raise DeployError(f"Docker could not run {command[0]} in {key}: {error}") from error
+            raw = result.output if isinstance(result.output, bytes) else b""
+            output = raw.decode("utf-8", errors="replace")
+            return int(result.exit_code or 0), output
+
+        return await asyncio.to_thread(run)
+
     async def connect(self, key: AppKey, local_port: int | None) -> str:
         deployment = await self.status(key)
         if deployment.url is None:

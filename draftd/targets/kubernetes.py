@@ -317,6 +317,30 @@ class KubernetesTarget:
             helm_release.uninstall, self._cluster(), release=key.app, namespace=self._namespace(key)
         )
 
+    async def exec(self, key: AppKey, command: list[str]) -> tuple[int, str]:
+        """`kubectl exec` in the app's newest pod, through the API server."""
+        from kubernetes.stream import stream
+
+        namespace = self._namespace(key)
+
+        def run() -> tuple[int, str]:
+            pod = self._newest_pod(key.app, namespace)
+            if pod is None:
+                raise DeployError(f"{key} has no pod to run a task in.", "Run `draft up` first.")
+            core = k8s.CoreV1Api(self._api())
+            session = stream(
+                core.connect_get_namespaced_pod_exec, pod, namespace, command=command,
+                stderr=True, stdout=True, stdin=False, tty=False, _preload_content=False,
+            )  # fmt: skip
+            output: list[str] = []
+            while session.is_open():
+                session.update(timeout=1)
+                output += [session.read_stdout(), session.read_stderr()]
+            session.close()
+            return int(session.returncode or 0), "".join(o for o in output if o)
+
+        return await asyncio.to_thread(run)
+
     async def connect(self, key: AppKey, local_port: int | None) -> str:
         """A port-forward from 127.0.0.1 to the app's newest pod, kept while draftd runs."""
         forward = self._forwards.get(key)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,7 +54,8 @@ async def test_save_redeploys_and_serves_the_new_text(
             )
         )
     )
-    set_greeting(workspace, "Saved from the editor!")
+    greeting = f"Saved from the editor {uuid.uuid4().hex[:8]}!"  # new content: a real build
+    set_greeting(workspace, greeting)
     client.text_document_did_save(
         types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
     )
@@ -67,7 +69,7 @@ async def test_save_redeploys_and_serves_the_new_text(
     ready = client.statuses[-1]  # type: ignore[attr-defined]
     assert ready.phase == "ready", ready.message
     assert ready.app == "saved-app" and ready.url.startswith("http://127.0.0.1:")
-    assert fetch(ready.url) == "Saved from the editor!"
+    assert fetch(ready.url) == greeting
 
     (reports,) = client.progress_reports.values()
     assert isinstance(reports[0], types.WorkDoneProgressBegin)

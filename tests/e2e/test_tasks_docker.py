@@ -1,0 +1,100 @@
+"""Tasks around a deploy, for real: a [pre-up] task's file ends up in the image, a failing
+[pre-up] task stops the up naming itself and its exit code, a [post-deploy] task runs inside
+the running container, and `draft delete` runs [cleanup]."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from kit import Draftd, free_port, scaffold
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def draftd(
+    tmp_path: Path, docker_engine: docker.DockerClient, python_base_image: str
+) -> Iterator[Draftd]:
+    daemon = Draftd(tmp_path / "state", free_port())
+    daemon.start()
+    yield daemon
+    daemon.stop()
+    for container in docker_engine.containers.list(
+        all=True, filters={"label": "sh.draft.app=tasks-app"}
+    ):
+        container.remove(force=True)
+
+
+def test_pre_up_post_deploy_and_cleanup_tasks(
+    tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
+) -> None:
+    app = scaffold(tmp_path / "app", "tasks-app")
+    (app / ".draft-tasks.toml").write_text(
+        "[pre-up]\n"
+        "generate = \"sh -c 'echo generated-by-pre-up > generated.txt'\"\n"
+        "[post-deploy]\n"
+        "migrate = \"sh -c 'echo migrated > /tmp/migrated && echo migration done'\"\n"
+        "[cleanup]\n"
+        "forget = \"sh -c 'echo cleaned > cleanup.txt'\"\n"
+    )
+    result = draftd.draft("up", str(app), "--no-watch")
+    assert result.returncode == 0, result.stderr
+    assert "task pre-up/generate" in result.stderr and "migration done" in result.stderr
+
+    container = docker_engine.containers.get("draft-tasks-app-development")
+    assert container.exec_run(["cat", "/app/generated.txt"]).output == b"generated-by-pre-up\n"
+    assert container.exec_run(["cat", "/tmp/migrated"]).output == b"migrated\n"
+
+    assert draftd.draft("delete", str(app)).returncode == 0
+    assert (app / "cleanup.txt").read_text() == "cleaned\n"
+
+
+def test_a_failing_pre_up_task_stops_the_up(tmp_path: Path, draftd: Draftd) -> None:
+    app = scaffold(tmp_path / "app", "tasks-app")
+    (app / ".draft-tasks.toml").write_text(
+        "[pre-up]\ncodegen = \"sh -c 'echo cannot generate; exit 3'\"\n"
+    )
+    result = draftd.draft("up", str(app), "--no-watch")
+    assert result.returncode == 1
+    assert "The pre-up task codegen failed with exit code 3." in result.stderr
+    assert "cannot generate" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert draftd.draft("history", str(app), "-o", "json").stdout.strip() == "[]", (
+        "nothing was built"
+    )
+
+
+def test_a_failing_post_deploy_task_fails_the_up(tmp_path: Path, draftd: Draftd) -> None:
+    app = scaffold(tmp_path / "app", "tasks-app")
+    (app / ".draft-tasks.toml").write_text("[post-deploy]\nmigrate = \"sh -c 'exit 4'\"\n")
+    result = draftd.draft("up", str(app), "--no-watch")
+    assert result.returncode == 1
+    assert "The post-deploy task migrate failed with exit code 4." in result.stderr
+
+
+def test_watching_does_not_loop_on_what_a_pre_up_task_writes(
+    tmp_path: Path, draftd: Draftd
+) -> None:
+    """A pre-up task rewrites generated.txt on every up; watching sees that write, but the
+    app is unchanged, so it is not built or deployed again."""
+    import json
+    import time
+
+    from kit import stop
+
+    app = scaffold(tmp_path / "app", "tasks-app", watch_delay=0.1)
+    (app / ".draft-tasks.toml").write_text(
+        "[pre-up]\ngenerate = \"sh -c 'echo same > generated.txt'\"\n"
+    )
+    watching = draftd.draft_background("up", str(app), "--watch")
+    try:
+        assert watching.stdout is not None
+        assert watching.stdout.readline().startswith("http://127.0.0.1:")
+        time.sleep(4)
+    finally:
+        stop(watching)
+    builds = json.loads(draftd.draft("history", str(app), "-o", "json").stdout)
+    assert len(builds) == 1, builds
