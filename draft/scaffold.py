@@ -12,8 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
-
 from draft import config
 from draft.errors import PackError
 from draft.packs import PACK_FILE, Pack
@@ -57,6 +55,8 @@ def plan(
     pack: Pack, app_name: str, environment: str = config.DEFAULT_ENVIRONMENT
 ) -> list[PlannedFile]:
     """Every file `draft create` would add, in a stable order, draft.toml last."""
+    import jinja2  # only when scaffolding: the language server need not carry it otherwise
+
     env = jinja2.Environment(
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

@@ -12,16 +12,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
 from draft import config
-from draft.client import ensure_daemon
-from draft.deploy import Status, up
 from draft.errors import DraftError
 from server.documents import app_root_of, path_of
 from server.state import DraftServer
+
+if TYPE_CHECKING:
+    from draft.client import DraftdClient
+    from draft.deploy import Status
 
 STATUS = "draft/status"
 PERCENT = {"queued": 5, "uploading": 15, "building": 35, "pushing": 70, "deploying": 85}
@@ -57,7 +59,7 @@ def register(server: DraftServer) -> None:
     @server.command("draft.status")
     async def command_status(ls: DraftServer, *args: Any) -> dict[str, Any]:
         env = _environment(ls, _app(ls, args))
-        async with await ensure_daemon(ls.settings.daemon_url) as client:
+        async with await _daemon(ls) as client:
             found = await client.app(env.name, env.environment)
         where = f" at {found['url']}" if found.get("url") else ""
         ls.window_show_message(
@@ -72,7 +74,7 @@ def register(server: DraftServer) -> None:
     @server.command("draft.logs")
     async def command_logs(ls: DraftServer, *args: Any) -> dict[str, Any]:
         env = _environment(ls, _app(ls, args))
-        async with await ensure_daemon(ls.settings.daemon_url) as client:
+        async with await _daemon(ls) as client:
             lines = [line async for line in client.logs(env.name, env.environment, tail=200)]
         for line in lines:  # editors show log messages in their output panel
             ls.window_log_message(types.LogMessageParams(type=types.MessageType.Log, message=line))
@@ -81,7 +83,7 @@ def register(server: DraftServer) -> None:
     @server.command("draft.connect")
     async def command_connect(ls: DraftServer, *args: Any) -> dict[str, Any]:
         env = _environment(ls, _app(ls, args))
-        async with await ensure_daemon(ls.settings.daemon_url) as client:
+        async with await _daemon(ls) as client:
             url = await client.connect(env.name, env.environment)
         ls.window_show_message(
             types.ShowMessageParams(type=types.MessageType.Info, message=f"{env.name}: {url}")
@@ -91,13 +93,13 @@ def register(server: DraftServer) -> None:
     @server.command("draft.delete")
     async def command_delete(ls: DraftServer, *args: Any) -> dict[str, Any]:
         env = _environment(ls, _app(ls, args))
-        async with await ensure_daemon(ls.settings.daemon_url) as client:
+        async with await _daemon(ls) as client:
             return {"deleted": await client.delete(env.name, env.environment)}
 
     @server.command("draft.history")
     async def command_history(ls: DraftServer, *args: Any) -> list[dict[str, Any]]:
         env = _environment(ls, _app(ls, args))
-        async with await ensure_daemon(ls.settings.daemon_url) as client:
+        async with await _daemon(ls) as client:
             return await client.history(env.name, env.environment)
 
     @server.command("draft.toggleDeployOnSave")
@@ -108,6 +110,14 @@ def register(server: DraftServer) -> None:
             types.ShowMessageParams(type=types.MessageType.Info, message=f"Deploy on save: {state}")
         )
         return {"deployOnSave": ls.settings.deploy_on_save}
+
+
+async def _daemon(ls: DraftServer) -> DraftdClient:
+    # The HTTP client (aiohttp) is loaded on the first deploy, not at start: a server that
+    # only checks files stays small.
+    from draft.client import ensure_daemon
+
+    return await ensure_daemon(ls.settings.daemon_url)
 
 
 def _app(ls: DraftServer, args: tuple[Any, ...]) -> Path:
@@ -153,6 +163,8 @@ async def deploy(ls: DraftServer, root: Path, trigger: str, *, delay: bool = Tru
                         message=status.message, percentage=PERCENT[status.phase]
                     ),
                 )
+
+    from draft.deploy import up
 
     try:
         result = await up(
