@@ -8,6 +8,7 @@ errors become `HelmReleaseFailed` with Helm's own words.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,21 @@ def status(cluster: Cluster, *, release: str, namespace: str) -> ReleaseInfo | N
     if not revisions:
         return None
     return _info(max(revisions, key=lambda r: int(r.get("revision", 0))), release, namespace)
+
+
+def find_namespace(cluster: Cluster, release: str) -> str | None:
+    """The namespace holding `release`, looking in every namespace; None when none does."""
+    try:
+        found = cluster.helm("default").list(
+            all_namespaces=True, all_states=True, name_filter=f"^{re.escape(release)}$"
+        )
+    except helm_python.HelmError:
+        return None
+    for entry in found or []:
+        namespace = dict(entry).get("namespace")
+        if namespace:
+            return str(namespace)
+    return None
 
 
 def _history(helm: helm_python.Config, release: str) -> list[dict[str, Any]]:

@@ -249,7 +249,10 @@ class KubernetesTarget:
         if not self._configured():
             return Deployment(key, self.name, None, None, None, "absent")
         info = await asyncio.to_thread(
-            helm_release.status, self._cluster(), release=key.app, namespace=self._namespace(key)
+            helm_release.status,
+            self._cluster(),
+            release=key.app,
+            namespace=await self._namespace(key),
         )
         if info is None:
             return Deployment(key, self.name, None, None, None, "absent")
@@ -260,11 +263,17 @@ class KubernetesTarget:
             detail=f"Helm release {info.name} revision {info.revision}: {info.status}",
         )  # fmt: skip
 
-    def _namespace(self, key: AppKey) -> str:
-        return self._namespaces.get(key, "default")
+    async def _namespace(self, key: AppKey) -> str:
+        """The namespace the app was deployed to: remembered, else found among Helm's
+        releases (after a draftd restart), else "default"."""
+        known = self._namespaces.get(key)
+        if known is None:
+            found = await asyncio.to_thread(helm_release.find_namespace, self._cluster(), key.app)
+            known = self._namespaces[key] = found or "default"
+        return known
 
     async def logs(self, key: AppKey, *, follow: bool, tail: int) -> AsyncIterator[str]:
-        namespace = self._namespace(key)
+        namespace = await self._namespace(key)
         pod = await asyncio.to_thread(self._newest_pod, key.app, namespace)
         if pod is None:
             return
@@ -314,14 +323,17 @@ class KubernetesTarget:
         if not self._configured():
             return False
         return await asyncio.to_thread(
-            helm_release.uninstall, self._cluster(), release=key.app, namespace=self._namespace(key)
+            helm_release.uninstall,
+            self._cluster(),
+            release=key.app,
+            namespace=await self._namespace(key),
         )
 
     async def exec(self, key: AppKey, command: list[str]) -> tuple[int, str]:
         """`kubectl exec` in the app's newest pod, through the API server."""
         from kubernetes.stream import stream
 
-        namespace = self._namespace(key)
+        namespace = await self._namespace(key)
 
         def run() -> tuple[int, str]:
             pod = self._newest_pod(key.app, namespace)
@@ -346,7 +358,7 @@ class KubernetesTarget:
         forward = self._forwards.get(key)
         if forward is not None and (local_port is None or forward.port == local_port):
             return forward.url
-        namespace = self._namespace(key)
+        namespace = await self._namespace(key)
         pod = await asyncio.to_thread(self._newest_pod, key.app, namespace)
         if pod is None:
             raise DeployError(f"{key} has no running pod to connect to.", "Run `draft up` first.")

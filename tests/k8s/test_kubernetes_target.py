@@ -220,3 +220,19 @@ def test_local_clusters_are_recognised_by_their_context() -> None:
     assert is_local_cluster("docker-desktop") == "docker-desktop"
     assert is_local_cluster("minikube") == "minikube"
     assert is_local_cluster("gke_project_zone_prod") is None
+
+
+@pytest.mark.asyncio
+async def test_a_restarted_draftd_finds_the_app_in_its_namespace(
+    cluster: Cluster, chart: Path
+) -> None:
+    """A new target (draftd restarted) knows nothing in memory: the release's namespace is found
+    among Helm's releases, so status and delete still reach the app."""
+    await KubernetesTarget(str(cluster.kubeconfig)).deploy(
+        request(chart, "v1", namespace="team-b", wait=False), lambda _: None
+    )
+    restarted = KubernetesTarget(str(cluster.kubeconfig))
+    key = AppKey("kube-app", "development")
+    assert (await restarted.status(key)).state == "running"
+    assert await restarted.delete(key) is True
+    assert cluster.objects("apps/v1/deployments", "team-b") == []
