@@ -95,7 +95,7 @@ def test_create_edit_save_and_see_it_served_in_vscode(
     lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
     assert lines, completed.stdout[-2000:] + completed.stderr[-2000:]
     seen = json.loads(lines[-1])
-    assert "error" not in seen, seen
+    assert "error" not in seen, f"{seen.get('error')} (status bar: {seen.get('lastStatus')})"
     assert seen["activated"]
     assert any("draft.toml" in row for row in seen["explorer"]) and any(
         "chart" in row for row in seen["explorer"]

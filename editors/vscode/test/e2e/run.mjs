@@ -88,11 +88,16 @@ try {
   // The edit creates the files and opens them with their text, unsaved, as VS Code does with
   // any workspace edit (the user can review or undo it); saving them is the user's step.
   await waitFor(() => fs.existsSync(path.join(env.APP, "draft.toml")), "draft.toml to be created", 60_000);
-  await page.keyboard.press("F1");
-  await page.keyboard.type("File: Save All");
-  await page.waitForSelector(".quick-input-list .monaco-list-row", { timeout: 30_000 });
-  await page.keyboard.press("Enter");
-  await waitFor(() => fs.statSync(path.join(env.APP, "draft.toml")).size > 0, "draft.toml saved", 30_000);
+  // The edit may still be filling the last files in when they appear on disk: save until
+  // draft.toml (the edit's last file) has its text.
+  await waitFor(async () => {
+    await page.keyboard.press("F1");
+    await page.keyboard.type("File: Save All");
+    await page.waitForSelector(".quick-input-list .monaco-list-row", { timeout: 30_000 });
+    await page.keyboard.press("Enter");
+    await new Promise((r) => setTimeout(r, 1500));
+    return fs.statSync(path.join(env.APP, "draft.toml")).size > 0;
+  }, "draft.toml saved", 60_000);
   const explorer = page.locator(".explorer-folders-view .monaco-list-row", { hasText: "draft.toml" });
   await explorer.first().waitFor({ timeout: 30_000 });
   seen.explorer = await page.locator(".explorer-folders-view .monaco-list-row").allInnerTexts();
