@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import docker.errors
 import pytest
+from kit import Draftd, free_port, removing_new_containers
 
 REGISTRY = os.environ.get("DRAFT_REGISTRY", "127.0.0.1:5000")
 PYTHON_IMAGE = "python:3.12-slim"
@@ -55,3 +57,16 @@ def python_base_image(docker_engine: docker.DockerClient) -> str:
     except docker.errors.ImageNotFound:
         missing(f"the {PYTHON_IMAGE} image or its local stand-in")
     return PYTHON_IMAGE
+
+
+@pytest.fixture
+def draftd(
+    tmp_path: Path, docker_engine: docker.DockerClient, python_base_image: str
+) -> Iterator[Draftd]:
+    """A real draftd, started on its own port and state folder; the containers it deployed
+    during the test are removed afterwards."""
+    daemon = Draftd(tmp_path / "state", free_port())
+    daemon.start()
+    with removing_new_containers(docker_engine):
+        yield daemon
+    daemon.stop()

@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from kit import Draftd, fetch, free_port, scaffold, set_greeting, wait_for_text
 
 pytestmark = [

@@ -4,28 +4,12 @@ when, how long, how it ended, what triggered it — and still does after it rest
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import docker
 import pytest
-from kit import Draftd, free_port, scaffold, set_greeting
+from kit import Draftd, scaffold, set_greeting
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-def draftd(
-    tmp_path: Path, docker_engine: docker.DockerClient, python_base_image: str
-) -> Iterator[Draftd]:
-    daemon = Draftd(tmp_path / "state", free_port())
-    daemon.start()
-    yield daemon
-    daemon.stop()
-    for container in docker_engine.containers.list(
-        all=True, filters={"label": "sh.draft.app=history-app"}
-    ):
-        container.remove(force=True)
 
 
 def test_three_ups_are_listed_newest_first_and_survive_a_restart(

@@ -4,28 +4,13 @@ the running container, and `draft delete` runs [cleanup]."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
-from kit import Draftd, free_port, scaffold
+from kit import Draftd, scaffold
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-def draftd(
-    tmp_path: Path, docker_engine: docker.DockerClient, python_base_image: str
-) -> Iterator[Draftd]:
-    daemon = Draftd(tmp_path / "state", free_port())
-    daemon.start()
-    yield daemon
-    daemon.stop()
-    for container in docker_engine.containers.list(
-        all=True, filters={"label": "sh.draft.app=tasks-app"}
-    ):
-        container.remove(force=True)
 
 
 def test_pre_up_post_deploy_and_cleanup_tasks(

@@ -12,7 +12,16 @@ from pathlib import Path
 
 import docker
 import pytest
-from kit import Draftd, fetch, free_port, scaffold, set_greeting, stop, wait_for_text
+from kit import (
+    Draftd,
+    fetch,
+    free_port,
+    removing_new_containers,
+    scaffold,
+    set_greeting,
+    stop,
+    wait_for_text,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -23,20 +32,9 @@ def draftd(
 ) -> Iterator[Draftd]:
     """Where this test's draftd runs; not started: `draft up` starts it by itself."""
     daemon = Draftd(tmp_path / "state", free_port())
-    yield daemon
+    with removing_new_containers(docker_engine):
+        yield daemon
     daemon.stop()
-
-
-@pytest.fixture
-def cleanup(docker_engine: docker.DockerClient) -> Iterator[list[str]]:
-    """Names of apps whose containers the test leaves behind; removed afterwards."""
-    apps: list[str] = []
-    yield apps
-    for app in apps:
-        for container in docker_engine.containers.list(
-            all=True, filters={"label": f"sh.draft.app={app}"}
-        ):
-            container.remove(force=True)
 
 
 def up_url(result_stdout: str) -> str:
@@ -44,10 +42,9 @@ def up_url(result_stdout: str) -> str:
 
 
 def test_up_serves_hello_world_then_watch_serves_each_change(
-    tmp_path: Path, draftd: Draftd, cleanup: list[str]
+    tmp_path: Path, draftd: Draftd
 ) -> None:
     app = scaffold(tmp_path / "app", "hello-e2e", watch_delay=0.5)
-    cleanup.append("hello-e2e")
 
     first = draftd.draft("up", str(app), "--no-watch")
     assert first.returncode == 0, first.stderr
@@ -66,11 +63,8 @@ def test_up_serves_hello_world_then_watch_serves_each_change(
         stop(watching)
 
 
-def test_a_one_line_change_uploads_only_that_file(
-    tmp_path: Path, draftd: Draftd, cleanup: list[str]
-) -> None:
+def test_a_one_line_change_uploads_only_that_file(tmp_path: Path, draftd: Draftd) -> None:
     app = scaffold(tmp_path / "app", "one-line")
-    cleanup.append("one-line")
     assert draftd.draft("up", str(app), "--no-watch").returncode == 0
     before = draftd.blobs()
 
@@ -87,10 +81,9 @@ def test_a_one_line_change_uploads_only_that_file(
 
 
 def test_twenty_changes_in_two_seconds_end_on_the_last_and_never_go_back(
-    tmp_path: Path, draftd: Draftd, cleanup: list[str]
+    tmp_path: Path, draftd: Draftd
 ) -> None:
     app = scaffold(tmp_path / "app", "burst", watch_delay=0.05)
-    cleanup.append("burst")
     watching = draftd.draft_background("up", str(app), "--watch")
     seen: list[int] = []
     done = threading.Event()
@@ -125,12 +118,10 @@ def test_twenty_changes_in_two_seconds_end_on_the_last_and_never_go_back(
 def test_with_a_registry_the_deployed_image_is_the_pushed_tag(
     tmp_path: Path,
     draftd: Draftd,
-    cleanup: list[str],
     registry: str,
     docker_engine: docker.DockerClient,
 ) -> None:
     app = scaffold(tmp_path / "app", "pushed-app", registry=registry)
-    cleanup.append("pushed-app")
     result = draftd.draft("up", str(app), "--no-watch", "-o", "json")
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
@@ -149,9 +140,7 @@ def test_with_a_registry_the_deployed_image_is_the_pushed_tag(
     assert fetch(events[-1]["url"]) == "Hello World!"
 
 
-def test_a_failing_build_says_which_step_failed(
-    tmp_path: Path, draftd: Draftd, cleanup: list[str]
-) -> None:
+def test_a_failing_build_says_which_step_failed(tmp_path: Path, draftd: Draftd) -> None:
     app = scaffold(tmp_path / "app", "broken-build")
     (app / "requirements.txt").write_text("this-package-does-not-exist-anywhere==0.0.0\n")
     result = draftd.draft("up", str(app), "--no-watch")
@@ -160,11 +149,8 @@ def test_a_failing_build_says_which_step_failed(
     assert "Traceback" not in result.stderr
 
 
-def test_an_app_that_crashes_is_reported_with_its_logs(
-    tmp_path: Path, draftd: Draftd, cleanup: list[str]
-) -> None:
+def test_an_app_that_crashes_is_reported_with_its_logs(tmp_path: Path, draftd: Draftd) -> None:
     app = scaffold(tmp_path / "app", "crashing")
-    cleanup.append("crashing")
     (app / "app.py").write_text('raise SystemExit("missing DATABASE_URL")\n')
     result = draftd.draft("up", str(app), "--no-watch")
     assert result.returncode == 1
@@ -172,9 +158,8 @@ def test_an_app_that_crashes_is_reported_with_its_logs(
     assert "missing DATABASE_URL" in result.stderr
 
 
-def test_logs_status_connect_and_delete(tmp_path: Path, draftd: Draftd, cleanup: list[str]) -> None:
+def test_logs_status_connect_and_delete(tmp_path: Path, draftd: Draftd) -> None:
     app = scaffold(tmp_path / "app", "lifecycle")
-    cleanup.append("lifecycle")
     url = up_url(draftd.draft("up", str(app), "--no-watch").stdout)
     fetch(url)
     assert "Running on" in draftd.draft("logs", str(app)).stdout

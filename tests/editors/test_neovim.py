@@ -18,10 +18,9 @@ import docker
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "e2e"))
-from kit import Draftd, fetch, free_port  # noqa: E402
+from kit import Draftd, fetch, free_port
 
-from draft import packs, scaffold  # noqa: E402
+from draft import packs, scaffold
 
 VENV_BIN = Path(sys.executable).parent
 NVIM = shutil.which("nvim", path=str(VENV_BIN)) or shutil.which("nvim")
@@ -153,19 +152,6 @@ def test_draft_create_writes_the_files(nvim: str, app: Path) -> None:
     assert (app / "chart" / "Chart.yaml").stat().st_size > 0
     assert "[environments.development]" in (app / "draft.toml").read_text()
 
-
-@pytest.fixture
-def draftd(
-    tmp_path: Path, docker_engine: docker.DockerClient, python_base_image: str
-) -> Iterator[Draftd]:
-    daemon = Draftd(tmp_path / "state", free_port())
-    daemon.start()
-    yield daemon
-    daemon.stop()
-    for container in docker_engine.containers.list(
-        all=True, filters={"label": "sh.draft.app=nvim-saved"}
-    ):
-        container.remove(force=True)
 
 
 @pytest.mark.docker

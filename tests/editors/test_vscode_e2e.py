@@ -18,8 +18,7 @@ import docker
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "e2e"))
-from kit import Draftd, free_port  # noqa: E402
+from kit import Draftd, free_port
 
 TOOLS = Path(
     os.environ.get(
@@ -48,22 +47,6 @@ def vscode() -> None:
             pytest.fail(f"CI needs {message}", pytrace=False)
         pytest.skip(f"needs {message}")
 
-
-@pytest.fixture
-def draftd(
-    tmp_path: Path, docker_engine: docker.DockerClient, python_base_image: str
-) -> Iterator[Draftd]:
-    daemon = Draftd(tmp_path / "state", free_port())
-    daemon.start()
-    yield daemon
-    daemon.stop()
-    for container in docker_engine.containers.list(
-        all=True, filters={"label": "sh.draft.managed=true"}
-    ):
-        if "vscode" in container.name or container.labels.get("sh.draft.app", "").endswith(
-            "-vscode"
-        ):
-            container.remove(force=True)
 
 
 def test_create_edit_save_and_see_it_served_in_vscode(

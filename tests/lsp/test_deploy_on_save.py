@@ -13,7 +13,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from kit import Draftd, fetch, free_port, set_greeting
+from kit import Draftd, fetch, free_port, removing_new_containers, set_greeting
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -28,14 +28,12 @@ pytestmark = [pytest.mark.docker, pytest.mark.asyncio]
 def draftd(
     tmp_path: Path, docker_engine: docker.DockerClient, python_base_image: str
 ) -> Iterator[Draftd]:
+    """The shared draftd fixture's twin on a port fixed at import (the client's settings name it)."""
     daemon = Draftd(tmp_path / "state", PORT)
     daemon.start()
-    yield daemon
+    with removing_new_containers(docker_engine):
+        yield daemon
     daemon.stop()
-    for container in docker_engine.containers.list(
-        all=True, filters={"label": "sh.draft.app=saved-app"}
-    ):
-        container.remove(force=True)
 
 
 @pytest.mark.parametrize("client", [{"daemonUrl": f"http://127.0.0.1:{PORT}"}], indirect=True)

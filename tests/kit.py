@@ -14,10 +14,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+import docker
+
+REPO = Path(__file__).resolve().parents[1]
 DRAFT = [sys.executable, "-m", "draft.cli"]
 
 
@@ -134,6 +137,19 @@ class Draftd:
             pid = json.loads(info.read_text())["pid"]
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def removing_new_containers(engine: docker.DockerClient) -> Iterator[None]:
+    """Remove, afterwards, every container Draft deployed meanwhile (tests run one at a time)."""
+    managed = {"label": "sh.draft.managed=true"}
+    before = {c.id for c in engine.containers.list(all=True, filters=managed)}
+    try:
+        yield
+    finally:
+        for container in engine.containers.list(all=True, filters=managed):
+            if container.id not in before:
+                container.remove(force=True)
 
 
 def stop(process: subprocess.Popen[str]) -> tuple[str, str]:
