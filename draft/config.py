@@ -49,6 +49,7 @@ class Environment:
     watch: bool = True
     watch_delay: float = 2
     wait: bool = True
+    sync: bool = True
     registry: str = ""
     dockerfile: str = "Dockerfile"
     chart: str = "chart"
@@ -351,7 +352,7 @@ def render_new(app_name: str, environment: str = DEFAULT_ENVIRONMENT) -> str:
     doc.add(tomlkit.comment("`draft check` validates it; the README documents every key."))
     table = tomlkit.table()
     values: dict[str, Any] = {"name": app_name}
-    for key in ("namespace", "target", "registry", "watch", "watch_delay", "wait"):
+    for key in ("namespace", "target", "registry", "watch", "watch_delay", "wait", "sync"):
         values[key] = KEYS[key].default
     values |= {"dockerfile": "Dockerfile", "chart": "chart"}
     for key, value in values.items():

@@ -180,6 +180,16 @@ KEYS: dict[str, KeySpec] = {
             "Wait for the rollout to be ready, and report why when it is not.",
         ),
         KeySpec(
+            "sync",
+            (bool,),
+            "a boolean",
+            True,
+            "Sync saved files into the running app instead of rebuilding: when a save changes "
+            "only files the Dockerfile copies after its last RUN, they are copied into the app's "
+            "container and the app restarted there (docker target); false: every save builds "
+            "the image.",
+        ),
+        KeySpec(
             "registry",
             (str,),
             "a string",

@@ -93,6 +93,7 @@ def build_request(
         "target": target
         or (env.target if env.target != "auto" else defaults.get("target", "auto")),
         "wait": env.wait,
+        "sync": env.sync,
     }
     body = {
         "app": env.name,

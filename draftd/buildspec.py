@@ -30,6 +30,8 @@ _SETTINGS: dict[str, tuple[type, ...]] = {
     "target": (str,),
     "wait": (bool,),
 }
+_OPTIONAL_SETTINGS: dict[str, bool] = {"sync": True}
+"""Settings newer clients send; older ones get the default."""
 
 
 class RequestRefused(DraftError):
@@ -86,8 +88,16 @@ def _settings(raw: Any) -> BuildSettings:
         "image_build_args": dict(raw["image_build_args"]),
         "target": raw["target"],
         "wait": raw["wait"],
+        "sync": _optional_flag(raw, "sync"),
     }
     return settings
+
+
+def _optional_flag(raw: dict[str, Any], key: str) -> bool:
+    value = raw.get(key, _OPTIONAL_SETTINGS[key])
+    if not isinstance(value, bool):
+        raise RequestRefused(f"settings.{key} must be true or false.")
+    return value
 
 
 def app_key(app: Any, environment: Any) -> AppKey:

@@ -59,6 +59,7 @@ class BuildSettings(TypedDict):
     image_build_args: dict[str, str]
     target: TargetName
     wait: bool
+    sync: bool  # saves that change only files the Dockerfile copies last sync them into the app
 
 
 class BuildRequest(TypedDict):
@@ -196,6 +197,21 @@ class DeployRequest:
     chart_dir: str | None  # a materialized copy of the app's chart (kubernetes target)
     port: int  # the container port (from the chart's containerPort / EXPOSE)
     pushed: bool  # whether the image is in a registry (else only in the local engine)
+    restartable: bool = False
+    """Run the app so that saves can sync files into it and restart it (the docker target)."""
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """Files to copy into a running app, which is then restarted where it runs."""
+
+    key: AppKey
+    build_id: str
+    container: str  # the container the files go into, as the deploy that made it named it
+    archive: bytes  # a tar of the files at their absolute paths in the container
+    files: int
+    port: int
+    wait: bool
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,12 @@ The pipeline knows nothing of Docker or Kubernetes: it drives a `Builder` and a
 with a reason, never the daemon; a superseded build stops where it is, except
 that a deploy already under way finishes (holding the app's deploy lock) so the
 newer build's deploy always comes after it.
+
+A save that changes only files the Dockerfile copies last (`draftd.livesync`)
+skips the image: when the app runs in a container that can take them (the
+docker target's restartable containers), the files are copied in and the app
+restarted there. Any doubt — another file changed, the container was replaced
+or stopped, other settings — and the build goes the whole way.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import contextlib
 import logging
 import shutil
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
@@ -24,11 +30,22 @@ from draftd.apps import AppRecord, AppRecords
 from draftd.blobs import BlobStore
 from draftd.builder import Builder
 from draftd.builds import Build, BuildRegistry
-from draftd.contexts import context_tar, materialize
+from draftd.buildspec import BuildSpec
+from draftd.contexts import ContextFile, context_tar, materialize, read_file
 from draftd.history import BuildHistory
-from draftd.model import Deployment, DeployRequest, Image, Phase, Progress
+from draftd.livesync import NeedsBuild, SyncPlan, SyncRules, plan, rules, sync_archive
+from draftd.model import (
+    AppKey,
+    BuildSettings,
+    Deployment,
+    DeployRequest,
+    Image,
+    Phase,
+    Progress,
+    SyncRequest,
+)
 from draftd.ports import container_port
-from draftd.targets.base import DeployError, DeployTarget, TargetUnavailable
+from draftd.targets.base import DeployError, DeployTarget, LiveSync, TargetUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,6 +53,7 @@ T = TypeVar("T")
 UPLOAD_TIMEOUT = 15 * 60.0
 AVAILABLE_TIMEOUT = 5.0
 STOP_GRACE = 10.0
+MAX_DOCKERFILE = 1024 * 1024
 
 
 class UploadIncomplete(DraftError):
@@ -46,6 +64,24 @@ def image_for(build: Build) -> Image:
     registry = build.spec.settings["registry"].rstrip("/")
     name = build.spec.settings["name"]
     return Image(f"{registry}/{name}" if registry else name, build.tag)
+
+
+@dataclass(frozen=True)
+class Running:
+    """A container that saves can sync into, and the build context it now holds."""
+
+    target: str
+    container: str
+    image: str
+    files: tuple[ContextFile, ...]
+    chart: tuple[ContextFile, ...] | None
+    settings: BuildSettings
+    port: int
+
+    def takes(self, spec: BuildSpec) -> bool:
+        """Whether a build of `spec` would deploy the same way (same settings and chart)."""
+        same = _deploy_settings(self.settings) == _deploy_settings(spec.settings)
+        return same and self.chart == spec.chart
 
 
 @dataclass(frozen=True)
@@ -62,6 +98,8 @@ class Pipeline:
     """Where ended builds are recorded for `draft history` (kept across restarts)."""
     _deploys: dict[str, asyncio.Task[Deployment]] = field(default_factory=dict)
     """Deploys under way by build id; each outlives its build if that is superseded."""
+    _running: dict[AppKey, Running] = field(default_factory=dict)
+    """Apps running where saves can be synced into them; changed under the deploy lock."""
 
     async def run(self, build: Build) -> None:
         """Run `build` to a terminal event; never raises but for cancellation."""
@@ -91,28 +129,70 @@ class Pipeline:
 
     async def _run(self, build: Build, folder: Path) -> None:
         await self._wait_for_blobs(build)
-        image = image_for(build)
-        folder.mkdir(parents=True, exist_ok=True)
-        chart_dir = await self._chart(build, folder)
-        port = await asyncio.to_thread(container_port, build.spec, chart_dir, self.blobs)
-        await self._build(build, image, folder)
-        await self._push(build, image)
         target = await self._target(build.spec.settings["target"])
-        build.enter(Phase.DEPLOYING, f"deploying to {target.name}", image=image.reference)
-        request = DeployRequest(
-            key=build.key,
-            build_id=build.id,
-            image=image,
-            settings=build.spec.settings,
-            chart_dir=str(chart_dir) if chart_dir else None,
-            port=port,
-            pushed=bool(build.spec.settings["registry"]),
-        )
-        deploy = await self._start_deploy(build, target, request, folder)
+        running = self._running.get(build.key)
+        if running is not None and await self._syncable(build, target, running):
+            work = self._sync_or_build(build, target, running, folder)
+        else:
+            await self._build_and_push(build, folder)
+            work = self._deploy(build, target, folder)
+        deploy = await self._start_deploy(build, work)
         if deploy is not None:
             deployment = await asyncio.shield(deploy)
             where = f" at {deployment.url}" if deployment.url else ""
             build.finish(Phase.READY, f"ready{where}", url=deployment.url)
+
+    async def _build_and_push(self, build: Build, folder: Path) -> None:
+        image = image_for(build)
+        folder.mkdir(parents=True, exist_ok=True)
+        await self._build(build, image, folder)
+        await self._push(build, image)
+
+    async def _syncable(self, build: Build, target: DeployTarget, running: Running) -> bool:
+        """Whether `build` can probably be synced into `running` (checked again when it is)."""
+        if not build.spec.settings["sync"] or not isinstance(target, LiveSync):
+            return False
+        if running.target != target.name or not running.takes(build.spec):
+            return False
+        return await self._plan(build, running) is not None and await target.can_sync(
+            build.key, running.container
+        )
+
+    async def _plan(self, build: Build, running: Running) -> SyncPlan | None:
+        """What to copy into `running` for `build`; None (and why, in the log) if it must build."""
+        dockerfile = build.spec.settings["dockerfile"]
+        try:
+            return plan(running.files, build.spec.files, dockerfile, await self._rules(build))
+        except NeedsBuild as why:
+            build.log(f"building the image: {why}")
+            return None
+
+    async def _sync_or_build(
+        self, build: Build, target: DeployTarget, running: Running, folder: Path
+    ) -> Deployment:
+        """Under the deploy lock: sync `build` into the app, or build and deploy it after all.
+
+        An older build may have replaced the container while this one waited for the lock.
+        """
+        now = self._running.get(build.key)
+        sync = await self._plan(build, now) if now and now.takes(build.spec) else None
+        if now is None or sync is None or not isinstance(target, LiveSync):
+            await self._build_and_push(build, folder)
+            return await self._deploy(build, target, folder)
+        build.enter(Phase.DEPLOYING, _syncing(sync), image=now.image)
+        archive = await asyncio.to_thread(sync_archive, sync.files, self.blobs)
+        wait = build.spec.settings["wait"]
+        request = SyncRequest(
+            build.key, build.id, now.container, archive, len(sync.files), now.port, wait
+        )
+        try:
+            deployment = await target.sync(request, on_loop(build.log))
+        except BaseException:
+            self._running.pop(build.key, None)
+            raise
+        self._running[build.key] = replace(now, files=build.spec.files)
+        await self._record(build, target, now.image, deployment.url)
+        return deployment
 
     async def _wait_for_blobs(self, build: Build) -> None:
         """Stay `uploading` until every blob the build needs is stored, counting bytes."""
@@ -217,47 +297,82 @@ class Pipeline:
         return target
 
     async def _start_deploy(
-        self, build: Build, target: DeployTarget, request: DeployRequest, folder: Path
+        self, build: Build, work: Coroutine[Any, Any, Deployment]
     ) -> asyncio.Task[Deployment] | None:
-        """Take the app's deploy lock and start the deploy, if `build` is still the newest.
+        """Take the app's deploy lock and start `work`, if `build` is still the newest.
 
-        The deploy runs in its own task that releases the lock when the deploy
-        has really ended: cancelling a superseded build cannot let the next
-        deploy start while this one still runs in a thread.
+        The work runs in its own task that releases the lock when the deploy has
+        really ended: cancelling a superseded build cannot let the next deploy
+        start while this one still runs in a thread.
         """
         lock = self.builds.deploy_lock(build.key)
         await lock.acquire()
         if not self.builds.claim_deploy(build):
             lock.release()
+            work.close()
             build.finish(Phase.SUPERSEDED, "superseded before deploying", reason="superseded")
             return None
-        task = asyncio.create_task(self._deploy(build, target, request, lock, folder))
+        task = asyncio.create_task(self._holding(lock, work, self.work / build.id))
         self._deploys[build.id] = task
         task.add_done_callback(lambda _: self._deploys.pop(build.id, None))
         return task
 
-    async def _deploy(
-        self,
-        build: Build,
-        target: DeployTarget,
-        request: DeployRequest,
-        lock: asyncio.Lock,
-        folder: Path,
+    @staticmethod
+    async def _holding(
+        lock: asyncio.Lock, work: Coroutine[Any, Any, Deployment], folder: Path
     ) -> Deployment:
         try:
-            previous = self.apps.get(build.key)
-            record = AppRecord(
-                build.key.app, build.key.environment, target.name, build.id, request.image.reference
-            )
-            await asyncio.to_thread(self.apps.save, record)
-            deployment = await target.deploy(request, on_loop(build.log))
-            await asyncio.to_thread(self.apps.save, replace(record, url=deployment.url))
-            if previous is not None and previous.target != target.name:
-                await self._retire(build, previous)
-            return deployment
+            return await work
         finally:
             lock.release()
             await asyncio.to_thread(shutil.rmtree, folder, True)
+
+    async def _deploy(self, build: Build, target: DeployTarget, folder: Path) -> Deployment:
+        """Deploy the image `build` made, holding the app's deploy lock."""
+        image = image_for(build)
+        build.enter(Phase.DEPLOYING, f"deploying to {target.name}", image=image.reference)
+        chart_dir = await self._chart(build, folder)
+        port = await asyncio.to_thread(container_port, build.spec, chart_dir, self.blobs)
+        settings = build.spec.settings
+        request = DeployRequest(
+            key=build.key,
+            build_id=build.id,
+            image=image,
+            settings=settings,
+            chart_dir=str(chart_dir) if chart_dir else None,
+            port=port,
+            pushed=bool(settings["registry"]),
+            restartable=settings["sync"] and (await self._rules(build)).any_syncable,
+        )
+        self._running.pop(build.key, None)
+        previous = self.apps.get(build.key)
+        await self._record(build, target, request.image.reference, None)
+        deployment = await target.deploy(request, on_loop(build.log))
+        container = deployment.extra.get("container")
+        if container and deployment.extra.get("sync") == "true":
+            self._running[build.key] = Running(
+                target.name, container, request.image.reference, build.spec.files,
+                build.spec.chart, settings, port,
+            )  # fmt: skip
+        await self._record(build, target, request.image.reference, deployment.url)
+        if previous is not None and previous.target != target.name:
+            await self._retire(build, previous)
+        return deployment
+
+    async def _rules(self, build: Build) -> SyncRules:
+        """What the build's Dockerfile does with the context's files (which could be synced)."""
+        text = await asyncio.to_thread(
+            read_file, build.spec.files, build.spec.settings["dockerfile"], self.blobs,
+            MAX_DOCKERFILE,
+        )  # fmt: skip
+        return rules(text or b"")
+
+    async def _record(
+        self, build: Build, target: DeployTarget, image: str, url: str | None
+    ) -> None:
+        """Keep where the app runs, so status, logs and delete find it after a restart."""
+        record = AppRecord(build.key.app, build.key.environment, target.name, build.id, image, url)
+        await asyncio.to_thread(self.apps.save, record)
 
     async def _retire(self, build: Build, previous: AppRecord) -> None:
         """Remove what the app's previous target still runs, now that it runs elsewhere."""
@@ -310,6 +425,19 @@ async def answers(target: DeployTarget) -> bool:
     except Exception:
         log.warning("the %s target's availability check failed", target.name, exc_info=True)
         return False
+
+
+def _deploy_settings(settings: BuildSettings) -> dict[str, object]:
+    """The settings that shape what runs (`wait` only changes what a deploy waits for)."""
+    return {key: value for key, value in settings.items() if key != "wait"}
+
+
+def _syncing(sync: SyncPlan) -> str:
+    if not sync.files:
+        return "no file in the image changed; nothing to deploy"
+    names = ", ".join(f.file.path for f in sync.files[:3])
+    more = f" and {len(sync.files) - 3} more" if len(sync.files) > 3 else ""
+    return f"syncing {names}{more} into the running app (no image build needed)"
 
 
 def _waiting_for(missing: int, needed: int) -> str:

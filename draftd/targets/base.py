@@ -9,10 +9,10 @@ or raises `DeployError` with the reason a user can act on.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from draft.errors import DraftError
-from draftd.model import AppKey, Deployment, DeployRequest
+from draftd.model import AppKey, Deployment, DeployRequest, SyncRequest
 
 Report = Callable[[str], None]
 """Send one line of deploy output to the build's event stream."""
@@ -29,6 +29,10 @@ class DeployError(DraftError):
 
 class TargetUnavailable(DraftError):
     """The target cannot be reached at all (no Docker engine, no cluster)."""
+
+
+class SyncUnavailable(DraftError):
+    """The app no longer runs as the container a sync was meant for: build and deploy instead."""
 
 
 class DeployTarget(Protocol):
@@ -58,4 +62,24 @@ class DeployTarget(Protocol):
 
     async def connect(self, key: AppKey, local_port: int | None) -> str:
         """A URL on this machine that reaches the app (a port-forward where needed)."""
+        ...
+
+
+@runtime_checkable
+class LiveSync(Protocol):
+    """A target that can copy changed files into the running app and restart it there.
+
+    A deploy with `request.restartable` answers a `Deployment` whose `extra["container"]`
+    names what a later `sync` goes into.
+    """
+
+    async def can_sync(self, key: AppKey, container: str) -> bool:
+        """Whether `container` still runs the app for `key`, ready to be synced."""
+        ...
+
+    async def sync(self, request: SyncRequest, report: Report) -> Deployment:
+        """Copy the files in, restart the app, and (with `request.wait`) wait until it answers.
+
+        `SyncUnavailable` when the container is gone; `DeployError` when the app dies.
+        """
         ...

@@ -7,6 +7,12 @@ URL a developer has open keeps working across redeploys. A redeploy stops the
 old container before the new one takes the port (two cannot bind it), then
 waits until the app answers HTTP; an app that exits or never answers is a
 `DeployError` carrying its last log lines.
+
+An app whose saves can be synced (`DeployRequest.restartable`) runs under
+`restart.sh`, a small POSIX shell wrapper put into its container: `sync` copies
+the changed files in and sends the wrapper SIGHUP, which restarts the app's
+command in place, so a save costs the app's start-up time and nothing else.
+Images without /bin/sh run as they are, and their saves build the image.
 """
 
 from __future__ import annotations
@@ -14,8 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.client
+import importlib.resources
+import io
 import socket
 import sys
+import tarfile
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -27,14 +36,16 @@ import docker.utils
 from docker.models.containers import Container
 
 from draftd.docker_builder import engine_unavailable
-from draftd.model import AppKey, Deployment, DeployRequest
-from draftd.targets.base import DeployError, Report, TargetUnavailable
+from draftd.model import AppKey, Deployment, DeployRequest, SyncRequest
+from draftd.targets.base import DeployError, Report, SyncUnavailable, TargetUnavailable
 
 LABEL_MANAGED = "sh.draft.managed"
 LABEL_APP = "sh.draft.app"
 LABEL_ENV = "sh.draft.environment"
 LABEL_BUILD = "sh.draft.build-id"
 LABEL_PORT = "sh.draft.host-port"
+LABEL_SYNC = "sh.draft.sync"
+WRAPPER = "/.draft/restart.sh"
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 3
 LOG_LINES = 20
@@ -50,6 +61,8 @@ class DockerTarget:
     def __init__(self, ready_timeout: float = READY_TIMEOUT) -> None:
         self.ready_timeout = ready_timeout
         self._client: docker.DockerClient | None = None
+        self._synced: dict[str, str] = {}
+        """Container id → the build whose files were last synced into it."""
 
     def _engine(self) -> docker.DockerClient:
         if self._client is None:
@@ -78,8 +91,17 @@ class DockerTarget:
             report(f"waiting for the app to answer at {url}")
             await self._wait_ready(container, url, request.port)
             report(f"the app answers at {url}")
+        extra = {"container": container.id or ""}
+        if container.labels.get(LABEL_SYNC) == "true":
+            extra["sync"] = "true"
         return Deployment(
-            request.key, self.name, url, request.image.reference, request.build_id, "running"
+            request.key,
+            self.name,
+            url,
+            request.image.reference,
+            request.build_id,
+            "running",
+            extra=extra,
         )
 
     def _replace(self, request: DeployRequest, report: Report) -> tuple[Container, str]:
@@ -96,20 +118,25 @@ class DockerTarget:
         try:
             if old is not None:
                 old.rename(f"{name}-old-{int(time.time() * 1000)}")
-            container = engine.containers.create(
-                request.image.reference,
-                name=name,
-                detach=True,
-                environment={"PORT": str(request.port)},
-                ports={f"{request.port}/tcp": ("127.0.0.1", host_port)},
-                labels={
-                    LABEL_MANAGED: "true",
-                    LABEL_APP: request.key.app,
-                    LABEL_ENV: request.key.environment,
-                    LABEL_BUILD: request.build_id,
-                    LABEL_PORT: str(host_port),
-                },
-            )
+            labels = {
+                LABEL_MANAGED: "true",
+                LABEL_APP: request.key.app,
+                LABEL_ENV: request.key.environment,
+                LABEL_BUILD: request.build_id,
+                LABEL_PORT: str(host_port),
+            }
+            settings: dict[str, Any] = {
+                "name": name,
+                "detach": True,
+                "environment": {"PORT": str(request.port)},
+                "ports": {f"{request.port}/tcp": ("127.0.0.1", host_port)},
+                "labels": labels,
+            }
+            container = None
+            if request.restartable:
+                container = self._create_restartable(request, settings, report)
+            if container is None:
+                container = engine.containers.create(request.image.reference, **settings)
             if old is not None:
                 report(f"stopping the previous container of {request.key}")
                 killed = True
@@ -133,7 +160,91 @@ class DockerTarget:
                     old.rename(name)
         return container, f"http://127.0.0.1:{host_port}"
 
-    async def _wait_ready(self, container: Container, url: str, port: int) -> None:
+    def _create_restartable(
+        self, request: DeployRequest, settings: dict[str, Any], report: Report
+    ) -> Container | None:
+        """A container running the image's command under the restart wrapper, or None.
+
+        None when the image has no command of its own or no /bin/sh to run the wrapper.
+        """
+        engine = self._engine()
+        config = engine.images.get(request.image.reference).attrs.get("Config") or {}
+        command = [*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]
+        if not command:
+            return None
+        labels = {**settings["labels"], LABEL_SYNC: "true"}
+        container = engine.containers.create(
+            request.image.reference,
+            **{**settings, "labels": labels},
+            entrypoint=["/bin/sh", WRAPPER],
+            command=command,
+        )
+        if not _has_file(container, "/bin/sh"):
+            report("the image has no /bin/sh: saves rebuild the image (no file sync)")
+            container.remove(force=True)
+            return None
+        container.put_archive("/", _wrapper_archive())
+        return container
+
+    async def can_sync(self, key: AppKey, container: str) -> bool:
+        def check() -> bool:
+            found = self._find(key)
+            if found is None or found.id != container or found.labels.get(LABEL_SYNC) != "true":
+                return False
+            return found.status == "running"
+
+        return await asyncio.to_thread(check)
+
+    async def sync(self, request: SyncRequest, report: Report) -> Deployment:
+        name = container_name(request.key)
+
+        def copy_and_restart() -> Container:
+            container = self._find(request.key)
+            if container is None or container.id != request.container:
+                raise SyncUnavailable(f"{name} is not the container Draft started any more")
+            try:
+                if request.files:
+                    container.put_archive("/", request.archive)
+                    report(f"copied {_files(request.files)} into {name}")
+                    container.kill(signal="SIGHUP")
+                    report("restarting the app in its container")
+            except docker.errors.NotFound as error:
+                raise SyncUnavailable(f"{name} is gone") from error
+            except docker.errors.APIError as error:
+                if not _state(container).get("Running"):
+                    raise SyncUnavailable(f"{name} is not running") from error
+                raise DeployError(
+                    f"Docker could not copy the changed files into {name}: "
+                    f"{error.explanation or error}",
+                    "Save again; run `draft delete` then `draft up` if this persists.",
+                ) from error
+            return container
+
+        container = await asyncio.to_thread(copy_and_restart)
+        url = f"http://127.0.0.1:{container.labels.get(LABEL_PORT)}"
+        if request.files and request.wait:
+            await self._wait_restarted(container, request.port)
+            report(f"the app answers at {url}")
+        self._synced[request.container] = request.build_id
+        image = ",".join(container.image.tags) if container.image else None
+        extra = {"container": request.container, "sync": "true"}
+        return Deployment(
+            request.key, self.name, url, image, request.build_id, "running", extra=extra
+        )
+
+    async def _wait_restarted(self, container: Container, port: int) -> None:
+        """Wait until the app's old process has let go of its port, then for the new one."""
+        address = _address(container) or "127.0.0.1"
+        if address == "127.0.0.1":
+            port = int(container.labels.get(LABEL_PORT, port))
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and await asyncio.to_thread(_answers, address, port):
+            await asyncio.sleep(0.005)
+        await self._wait_ready(container, f"http://127.0.0.1:{port}", port, interval=0.01)
+
+    async def _wait_ready(
+        self, container: Container, url: str, port: int, interval: float = 0.02
+    ) -> None:
         deadline = time.monotonic() + self.ready_timeout
         host_port = int(url.rsplit(":", 1)[1])
         while time.monotonic() < deadline:
@@ -151,7 +262,7 @@ class DockerTarget:
             where = (address, port) if address else ("127.0.0.1", host_port)
             if await asyncio.to_thread(_answers, *where):
                 return
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(interval)
         raise DeployError(
             f"The app did not answer on port {port} within {self.ready_timeout:.0f} s.",
             f"Check that it listens on 0.0.0.0:{port} (the port the chart and Dockerfile name).",
@@ -180,7 +291,7 @@ class DockerTarget:
             self.name,
             f"http://127.0.0.1:{port}" if port else None,
             ",".join(container.image.tags) if container.image else None,
-            labels.get(LABEL_BUILD),
+            self._synced.get(container.id or "", labels.get(LABEL_BUILD)),
             "running" if running else "failed",
             detail="" if running else f"the container is {state.get('Status')}",
         )
@@ -243,6 +354,31 @@ class DockerTarget:
         if deployment.url is None:
             raise DeployError(f"{key} is not deployed on Docker.", "Run `draft up` first.")
         return deployment.url
+
+
+def _wrapper_archive() -> bytes:
+    script = importlib.resources.files("draftd.targets").joinpath("restart.sh").read_bytes()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        info = tarfile.TarInfo(WRAPPER.lstrip("/"))
+        info.size, info.mode, info.mtime = len(script), 0o755, int(time.time())
+        tar.addfile(info, io.BytesIO(script))
+    return archive.getvalue()
+
+
+def _has_file(container: Container, path: str) -> bool:
+    """Whether `path` exists in a container (created or running); /bin/sh is a small link."""
+    try:
+        stream, _ = container.get_archive(path)
+        for _chunk in stream:
+            pass
+    except docker.errors.NotFound:
+        return False
+    return True
+
+
+def _files(count: int) -> str:
+    return "1 file" if count == 1 else f"{count} files"
 
 
 def _remove(container: Container) -> None:

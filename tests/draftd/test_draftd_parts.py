@@ -19,6 +19,7 @@ from daemon_kit import DOCKERFILE, FakeBuilder, FakeTarget, Link, digest, manife
 
 from draftd.blobs import BlobStore
 from draftd.builds import EventLog, new_build_id
+from draftd.buildspec import RequestRefused, parse_build_request
 from draftd.contexts import ManifestRefused, context_tag, materialize, validate_manifest
 from draftd.daemon import Options, local_url, resolve_token, run
 from draftd.model import BuildEvent, Phase
@@ -198,3 +199,16 @@ def test_draftd_command_starts_with_the_real_builder_and_stops_on_sigterm(tmp_pa
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0
     assert not (state / "draftd.json").exists()
+
+
+def test_sync_defaults_to_on_for_older_clients_and_must_be_a_boolean() -> None:
+    body = {
+        "app": "hello",
+        "environment": "development",
+        "manifest": manifest({"Dockerfile": DOCKERFILE}),
+        "settings": settings(),
+    }
+    assert parse_build_request(body, max_blob=1024).settings["sync"] is True
+    body["settings"] = settings(sync="yes")
+    with pytest.raises(RequestRefused, match="settings.sync must be true or false"):
+        parse_build_request(body, max_blob=1024)

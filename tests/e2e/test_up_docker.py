@@ -80,10 +80,11 @@ def test_a_one_line_change_uploads_only_that_file(tmp_path: Path, draftd: Draftd
     assert fetch(up_url(again.stdout)) == "One line changed"
 
 
+@pytest.mark.parametrize("sync", [True, False], ids=["synced", "rebuilt"])
 def test_twenty_changes_in_two_seconds_end_on_the_last_and_never_go_back(
-    tmp_path: Path, draftd: Draftd
+    tmp_path: Path, draftd: Draftd, sync: bool
 ) -> None:
-    app = scaffold(tmp_path / "app", "burst", watch_delay=0.05)
+    app = scaffold(tmp_path / "app", "burst", watch_delay=0.05, sync=sync)
     watching = draftd.draft_background("up", str(app), "--watch")
     seen: list[int] = []
     done = threading.Event()

@@ -1,0 +1,140 @@
+"""Saves synced into the running app on the docker target, end to end: the real CLI and
+draftd, the real Docker engine, examples/python (whose Dockerfile copies the code after its
+last RUN, so editing app.py needs no image build, and editing requirements.txt does)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+from kit import Draftd, fetch, scaffold, set_greeting
+
+pytestmark = pytest.mark.docker
+
+
+def up(draftd: Draftd, app: Path) -> list[dict[str, Any]]:
+    """`draft up` once; its events, the last one the result (checked to be ready)."""
+    result = draftd.draft("up", str(app), "--no-watch", "-o", "json")
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 0, result.stderr
+    assert events[-1]["phase"] == "ready"
+    return events
+
+
+def phases(events: list[dict[str, Any]]) -> list[str]:
+    return [e["phase"] for e in events if e["kind"] == "phase"]
+
+
+def messages(events: list[dict[str, Any]]) -> str:
+    return "\n".join(e.get("message", "") for e in events)
+
+
+def container_id(engine: docker.DockerClient, app: str) -> str:
+    return str(engine.containers.get(f"draft-{app}-development").id)
+
+
+def test_editing_the_code_syncs_it_into_the_same_container_without_a_build(
+    tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
+) -> None:
+    app = scaffold(tmp_path / "app", "synced")
+    first = up(draftd, app)
+    url = first[-1]["url"]
+    container = container_id(docker_engine, "synced")
+    images = docker_engine.images.list(name="synced")
+
+    set_greeting(app, "Synced, not rebuilt")
+    second = up(draftd, app)
+
+    assert "building" not in phases(second)
+    assert "syncing app.py into the running app" in messages(second)
+    assert second[-1]["url"] == url
+    assert fetch(url) == "Synced, not rebuilt"
+    assert container_id(docker_engine, "synced") == container, "the same container serves it"
+    assert docker_engine.images.list(name="synced") == images, "no image was built"
+    status = draftd.draft("status", str(app), "-o", "json")
+    assert json.loads(status.stdout)["buildId"] == second[-1]["buildId"]
+
+
+def test_a_dependency_change_builds_the_image_and_says_why(
+    tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
+) -> None:
+    app = scaffold(tmp_path / "app", "deps-change")
+    up(draftd, app)
+    container = container_id(docker_engine, "deps-change")
+
+    requirements = app / "requirements.txt"
+    requirements.write_text(requirements.read_text() + "# pinned later\n")
+    set_greeting(app, "Rebuilt for new requirements")
+    events = up(draftd, app)
+
+    assert "building" in phases(events)
+    assert (
+        "building the image: requirements.txt changed, and the Dockerfile runs a build step "
+        "(RUN) after copying it" in messages(events)
+    )
+    assert container_id(docker_engine, "deps-change") != container
+    assert fetch(events[-1]["url"]) == "Rebuilt for new requirements"
+
+
+def test_with_sync_false_every_save_builds_the_image(
+    tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
+) -> None:
+    app = scaffold(tmp_path / "app", "no-sync", sync=False)
+    up(draftd, app)
+    container = container_id(docker_engine, "no-sync")
+
+    set_greeting(app, "Built again")
+    events = up(draftd, app)
+
+    assert "building" in phases(events)
+    assert container_id(docker_engine, "no-sync") != container
+    assert fetch(events[-1]["url"]) == "Built again"
+    entrypoint = docker_engine.containers.get("draft-no-sync-development").attrs["Config"]
+    assert entrypoint["Entrypoint"] is None, "without sync the image runs as it is"
+
+
+def test_a_synced_crash_is_reported_and_the_next_save_recovers(
+    tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
+) -> None:
+    app = scaffold(tmp_path / "app", "sync-crash")
+    url = up(draftd, app)[-1]["url"]
+    source = (app / "app.py").read_text()
+
+    (app / "app.py").write_text(source.replace("app = Flask(__name__)", "app = Flask(__name__"))
+    failed = draftd.draft("up", str(app), "--no-watch")
+    assert failed.returncode == 1
+    assert "exited with code 1" in failed.stderr
+    assert "SyntaxError" in failed.stderr, "the app's own last lines say what is wrong"
+
+    (app / "app.py").write_text(source)
+    set_greeting(app, "Fixed")
+    assert up(draftd, app)[-1]["url"] == url
+    assert fetch(url) == "Fixed"
+
+
+def test_a_container_removed_by_hand_is_replaced_by_a_build(
+    tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
+) -> None:
+    app = scaffold(tmp_path / "app", "removed")
+    up(draftd, app)
+    docker_engine.containers.get("draft-removed-development").remove(force=True)
+
+    set_greeting(app, "Back again")
+    events = up(draftd, app)
+
+    assert "deploying to docker" in messages(events)
+    assert fetch(events[-1]["url"]) == "Back again"
+
+
+def test_the_wrapper_passes_stop_to_the_app(
+    tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
+) -> None:
+    app = scaffold(tmp_path / "app", "stoppable")
+    up(draftd, app)
+    container = docker_engine.containers.get("draft-stoppable-development")
+    container.stop(timeout=30)
+    container.reload()
+    assert container.attrs["State"]["ExitCode"] == 143, "the app ended on SIGTERM, not SIGKILL"
