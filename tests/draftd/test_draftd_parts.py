@@ -210,5 +210,5 @@ def test_sync_defaults_to_on_for_older_clients_and_must_be_a_boolean() -> None:
     }
     assert parse_build_request(body, max_blob=1024).settings["sync"] is True
     body["settings"] = settings(sync="yes")
-    with pytest.raises(RequestRefused, match="settings.sync must be true or false"):
+    with pytest.raises(RequestRefused, match=r"settings\.sync must be true or false"):
         parse_build_request(body, max_blob=1024)
