@@ -154,9 +154,12 @@ class Pipeline:
             return False
         if running.target != target.name or not running.takes(build.spec):
             return False
-        return await self._plan(build, running) is not None and await target.can_sync(
-            build.key, running.container
-        )
+        if await self._plan(build, running) is None:
+            return False
+        if not await target.can_sync(build.key, running.container):
+            build.log("building the image: the app's container was stopped or replaced")
+            return False
+        return True
 
     async def _plan(self, build: Build, running: Running) -> SyncPlan | None:
         """What to copy into `running` for `build`; None (and why, in the log) if it must build."""

@@ -125,6 +125,7 @@ def test_a_container_removed_by_hand_is_replaced_by_a_build(
     set_greeting(app, "Back again")
     events = up(draftd, app)
 
+    assert "building the image: the app's container was stopped or replaced" in messages(events)
     assert "deploying to docker" in messages(events)
     assert fetch(events[-1]["url"]) == "Back again"
 
