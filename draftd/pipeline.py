@@ -128,63 +128,69 @@ class Pipeline:
                 await asyncio.to_thread(shutil.rmtree, folder, True)
 
     async def _run(self, build: Build, folder: Path) -> None:
+        # The deploy may outlive the build (superseded meanwhile), whose spec then goes:
+        # the work below holds on to it.
+        spec = build.spec
         await self._wait_for_blobs(build)
-        target = await self._target(build.spec.settings["target"])
+        target = await self._target(spec.settings["target"])
         running = self._running.get(build.key)
-        if running is not None and await self._syncable(build, target, running):
-            work = self._sync_or_build(build, target, running, folder)
+        if running is not None and await self._syncable(build, spec, target, running):
+            work = self._sync_or_build(build, spec, target, folder)
         else:
-            await self._build_and_push(build, folder)
-            work = self._deploy(build, target, folder)
+            await self._build_and_push(build, spec, folder)
+            work = self._deploy(build, spec, target, folder)
         deploy = await self._start_deploy(build, work)
         if deploy is not None:
             deployment = await asyncio.shield(deploy)
             where = f" at {deployment.url}" if deployment.url else ""
             build.finish(Phase.READY, f"ready{where}", url=deployment.url)
 
-    async def _build_and_push(self, build: Build, folder: Path) -> None:
+    async def _build_and_push(self, build: Build, spec: BuildSpec, folder: Path) -> None:
         image = image_for(build)
         folder.mkdir(parents=True, exist_ok=True)
-        await self._build(build, image, folder)
+        await self._build(build, spec, image, folder)
         await self._push(build, image)
 
-    async def _syncable(self, build: Build, target: DeployTarget, running: Running) -> bool:
+    async def _syncable(
+        self, build: Build, spec: BuildSpec, target: DeployTarget, running: Running
+    ) -> bool:
         """Whether `build` can probably be synced into `running` (checked again when it is)."""
-        if not build.spec.settings["sync"] or not isinstance(target, LiveSync):
+        if not spec.settings["sync"] or not isinstance(target, LiveSync):
             return False
-        if running.target != target.name or not running.takes(build.spec):
+        if running.target != target.name or not running.takes(spec):
             return False
-        if await self._plan(build, running) is None:
+        if await self._plan(build, spec, running) is None:
             return False
         if not await target.can_sync(build.key, running.container):
             build.log("building the image: the app's container was stopped or replaced")
             return False
         return True
 
-    async def _plan(self, build: Build, running: Running) -> SyncPlan | None:
-        """What to copy into `running` for `build`; None (and why, in the log) if it must build."""
-        dockerfile = build.spec.settings["dockerfile"]
+    async def _plan(self, build: Build, spec: BuildSpec, running: Running) -> SyncPlan | None:
+        """What to copy into `running` for `spec`; None (and why, in the log) if it must build."""
+        dockerfile = spec.settings["dockerfile"]
         try:
-            return plan(running.files, build.spec.files, dockerfile, await self._rules(build))
+            return plan(running.files, spec.files, dockerfile, await self._rules(spec))
         except NeedsBuild as why:
             build.log(f"building the image: {why}")
             return None
 
     async def _sync_or_build(
-        self, build: Build, target: DeployTarget, running: Running, folder: Path
+        self, build: Build, spec: BuildSpec, target: DeployTarget, folder: Path
     ) -> Deployment:
         """Under the deploy lock: sync `build` into the app, or build and deploy it after all.
 
-        An older build may have replaced the container while this one waited for the lock.
+        The plan is made again from what runs now: while this build waited for the lock, an
+        older one may have synced other files or replaced the container.
         """
         now = self._running.get(build.key)
-        sync = await self._plan(build, now) if now and now.takes(build.spec) else None
+        sync = await self._plan(build, spec, now) if now and now.takes(spec) else None
         if now is None or sync is None or not isinstance(target, LiveSync):
-            await self._build_and_push(build, folder)
-            return await self._deploy(build, target, folder)
+            await self._build_and_push(build, spec, folder)
+            return await self._deploy(build, spec, target, folder)
         build.enter(Phase.DEPLOYING, _syncing(sync), image=now.image)
         archive = await asyncio.to_thread(sync_archive, sync.files, self.blobs)
-        wait = build.spec.settings["wait"]
+        wait = spec.settings["wait"]
         request = SyncRequest(
             build.key, build.id, now.container, archive, len(sync.files), now.port, wait
         )
@@ -193,7 +199,7 @@ class Pipeline:
         except BaseException:
             self._running.pop(build.key, None)
             raise
-        self._running[build.key] = replace(now, files=build.spec.files)
+        self._running[build.key] = replace(now, files=spec.files)
         await self._record(build, target, now.image, deployment.url)
         return deployment
 
@@ -240,20 +246,20 @@ class Pipeline:
                     "Deploy again; the files already sent are kept.",
                 ) from None
 
-    async def _chart(self, build: Build, folder: Path) -> Path | None:
-        if build.spec.chart is None:
+    async def _chart(self, spec: BuildSpec, folder: Path) -> Path | None:
+        if spec.chart is None:
             return None
         chart_dir = folder / "chart"
-        await asyncio.to_thread(materialize, build.spec.chart, self.blobs, chart_dir)
+        await asyncio.to_thread(materialize, spec.chart, self.blobs, chart_dir)
         return chart_dir
 
-    async def _build(self, build: Build, image: Image, folder: Path) -> None:
-        settings = build.spec.settings
+    async def _build(self, build: Build, spec: BuildSpec, image: Image, folder: Path) -> None:
+        settings = spec.settings
         build.enter(Phase.BUILDING, f"building {image.reference}", image=image.reference)
         if await self.builder.exists(image):
             build.log(f"image {image.reference} exists; not rebuilt")
         else:
-            context = await asyncio.to_thread(context_tar, build.spec.files, self.blobs, folder)
+            context = await asyncio.to_thread(context_tar, spec.files, self.blobs, folder)
             try:
                 await self.builder.build(
                     cast(BinaryIO, context),
@@ -330,13 +336,15 @@ class Pipeline:
             lock.release()
             await asyncio.to_thread(shutil.rmtree, folder, True)
 
-    async def _deploy(self, build: Build, target: DeployTarget, folder: Path) -> Deployment:
+    async def _deploy(
+        self, build: Build, spec: BuildSpec, target: DeployTarget, folder: Path
+    ) -> Deployment:
         """Deploy the image `build` made, holding the app's deploy lock."""
         image = image_for(build)
         build.enter(Phase.DEPLOYING, f"deploying to {target.name}", image=image.reference)
-        chart_dir = await self._chart(build, folder)
-        port = await asyncio.to_thread(container_port, build.spec, chart_dir, self.blobs)
-        settings = build.spec.settings
+        chart_dir = await self._chart(spec, folder)
+        port = await asyncio.to_thread(container_port, spec, chart_dir, self.blobs)
+        settings = spec.settings
         request = DeployRequest(
             key=build.key,
             build_id=build.id,
@@ -345,7 +353,7 @@ class Pipeline:
             chart_dir=str(chart_dir) if chart_dir else None,
             port=port,
             pushed=bool(settings["registry"]),
-            restartable=settings["sync"] and (await self._rules(build)).any_syncable,
+            restartable=settings["sync"] and (await self._rules(spec)).any_syncable,
         )
         self._running.pop(build.key, None)
         previous = self.apps.get(build.key)
@@ -354,20 +362,19 @@ class Pipeline:
         container = deployment.extra.get("container")
         if container and deployment.extra.get("sync") == "true":
             self._running[build.key] = Running(
-                target.name, container, request.image.reference, build.spec.files,
-                build.spec.chart, settings, port,
+                target.name, container, request.image.reference, spec.files, spec.chart,
+                settings, port,
             )  # fmt: skip
         await self._record(build, target, request.image.reference, deployment.url)
         if previous is not None and previous.target != target.name:
             await self._retire(build, previous)
         return deployment
 
-    async def _rules(self, build: Build) -> SyncRules:
+    async def _rules(self, spec: BuildSpec) -> SyncRules:
         """What the build's Dockerfile does with the context's files (which could be synced)."""
         text = await asyncio.to_thread(
-            read_file, build.spec.files, build.spec.settings["dockerfile"], self.blobs,
-            MAX_DOCKERFILE,
-        )  # fmt: skip
+            read_file, spec.files, spec.settings["dockerfile"], self.blobs, MAX_DOCKERFILE
+        )
         return rules(text or b"")
 
     async def _record(

@@ -16,7 +16,7 @@ import io
 import json
 import tarfile
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -24,7 +24,7 @@ import aiohttp
 
 from draftd.api import create_app
 from draftd.daemon import serve
-from draftd.model import AppKey, Deployment, DeployRequest, Image, Progress
+from draftd.model import AppKey, Deployment, DeployRequest, Image, Progress, SyncRequest
 
 TERMINAL = {"ready", "failed", "superseded"}
 DOCKERFILE = b"FROM scratch\nCOPY . /app\nEXPOSE 5000\n"
@@ -173,6 +173,39 @@ class FakeTarget:
 
     async def connect(self, key: AppKey, local_port: int | None) -> str:
         return f"http://127.0.0.1:{local_port or 18080}"
+
+
+class SyncingTarget(FakeTarget):
+    """A FakeTarget that restartable deploys can be synced into; records each sync's files.
+
+    Timing control only (see the module doc): the docker target's real sync is tested
+    against the real engine in tests/e2e/test_sync_docker.py.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.synced: list[tuple[str, str, list[str]]] = []
+        """(build id, container, the archive's paths), in order."""
+
+    async def deploy(self, request: DeployRequest, report: Any) -> Deployment:
+        deployment = await super().deploy(request, report)
+        if request.restartable:
+            extra = {"container": f"c-{request.build_id}", "sync": "true"}
+            deployment = self.running[request.key] = replace(deployment, extra=extra)
+        return deployment
+
+    async def can_sync(self, key: AppKey, container: str) -> bool:
+        running = self.running.get(key)
+        return running is not None and running.extra.get("container") == container
+
+    async def sync(self, request: SyncRequest, report: Any) -> Deployment:
+        paths = sorted(tar_members(request.archive))
+        self.synced.append((request.build_id, request.container, paths))
+        if request.build_id in self.holds:
+            await self.holds[request.build_id].wait()
+        deployment = replace(self.running[request.key], build_id=request.build_id, state="running")
+        self.running[request.key] = deployment
+        return deployment
 
 
 @dataclass

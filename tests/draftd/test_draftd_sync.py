@@ -1,0 +1,75 @@
+"""Sync through draftd's real pipeline: which saves skip the build, and that a sync always
+starts from what the container holds now, even when an earlier sync landed meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from daemon_kit import DOCKERFILE, DaemonFactory, SyncingTarget
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_a_save_of_copied_code_is_synced_and_not_built(daemons: DaemonFactory) -> None:
+    target = SyncingTarget()
+    daemon = await daemons.start(targets={"docker": target})
+    first = await daemon.deploy({"Dockerfile": DOCKERFILE, "app.py": b"v1"})
+    assert (await daemon.outcome(first))["phase"] == "ready"
+
+    second = await daemon.deploy({"Dockerfile": DOCKERFILE, "app.py": b"v2"})
+    events = await daemon.events(second)
+
+    assert events[-1]["phase"] == "ready"
+    assert "building" not in {e["phase"] for e in events}
+    assert len(daemon.builder.contexts) == 1, "only the first deploy built an image"
+    assert target.synced == [(second, f"c-{first}", ["app/app.py"])]
+
+
+async def test_a_dockerfile_change_builds_and_the_next_save_syncs_into_the_new_container(
+    daemons: DaemonFactory,
+) -> None:
+    target = SyncingTarget()
+    daemon = await daemons.start(targets={"docker": target})
+    await daemon.outcome(await daemon.deploy({"Dockerfile": DOCKERFILE, "app.py": b"v1"}))
+    changed = DOCKERFILE + b"ENV MODE=dev\n"
+    rebuilt = await daemon.deploy({"Dockerfile": changed, "app.py": b"v1"})
+    events = await daemon.events(rebuilt)
+    assert "building the image: the Dockerfile changed" in {e["message"] for e in events}
+    synced = await daemon.deploy({"Dockerfile": changed, "app.py": b"v2"})
+    await daemon.outcome(synced)
+    assert target.synced == [(synced, f"c-{rebuilt}", ["app/app.py"])]
+
+
+async def test_a_save_queued_behind_a_sync_copies_what_changed_since_that_sync(
+    daemons: DaemonFactory,
+) -> None:
+    target = SyncingTarget()
+    daemon = await daemons.start(targets={"docker": target})
+    first = {"Dockerfile": DOCKERFILE, "app.py": b"v1", "util.py": b"u1"}
+    await daemon.outcome(await daemon.deploy(first))
+
+    syncing = await daemon.deploy({**first, "app.py": b"v2"})
+    target.hold(syncing)
+    while not target.synced:
+        await asyncio.sleep(0.01)
+    # Against the first deploy only util.py differs; against the sync under way, app.py too.
+    newest = await daemon.deploy({**first, "util.py": b"u2"})
+    await asyncio.sleep(0.1)
+    target.holds[syncing].set()
+
+    assert (await daemon.outcome(syncing))["phase"] == "superseded"
+    assert (await daemon.outcome(newest))["phase"] == "ready"
+    assert target.synced[-1] == (newest, target.synced[0][1], ["app/app.py", "app/util.py"])
+
+
+async def test_sync_false_builds_every_save(daemons: DaemonFactory) -> None:
+    target = SyncingTarget()
+    daemon = await daemons.start(targets={"docker": target})
+    await daemon.outcome(
+        await daemon.deploy({"Dockerfile": DOCKERFILE, "app.py": b"v1"}, sync=False)
+    )
+    again = await daemon.deploy({"Dockerfile": DOCKERFILE, "app.py": b"v2"}, sync=False)
+    assert (await daemon.outcome(again))["phase"] == "ready"
+    assert len(daemon.builder.contexts) == 2
+    assert target.synced == []
