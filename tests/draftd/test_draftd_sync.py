@@ -6,14 +6,23 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from daemon_kit import DOCKERFILE, DaemonFactory, SyncingTarget
+import pytest_asyncio
+from daemon_kit import DOCKERFILE, Daemon, DaemonFactory, SyncingTarget
 
 pytestmark = pytest.mark.asyncio
 
 
-async def test_a_save_of_copied_code_is_synced_and_not_built(daemons: DaemonFactory) -> None:
+@pytest_asyncio.fixture
+async def syncing(daemons: DaemonFactory) -> tuple[Daemon, SyncingTarget]:
+    """draftd whose docker target can be synced into."""
     target = SyncingTarget()
-    daemon = await daemons.start(targets={"docker": target})
+    return await daemons.start(targets={"docker": target}), target
+
+
+async def test_a_save_of_copied_code_is_synced_and_not_built(
+    syncing: tuple[Daemon, SyncingTarget],
+) -> None:
+    daemon, target = syncing
     first = await daemon.deploy({"Dockerfile": DOCKERFILE, "app.py": b"v1"})
     assert (await daemon.outcome(first))["phase"] == "ready"
 
@@ -27,10 +36,9 @@ async def test_a_save_of_copied_code_is_synced_and_not_built(daemons: DaemonFact
 
 
 async def test_a_dockerfile_change_builds_and_the_next_save_syncs_into_the_new_container(
-    daemons: DaemonFactory,
+    syncing: tuple[Daemon, SyncingTarget],
 ) -> None:
-    target = SyncingTarget()
-    daemon = await daemons.start(targets={"docker": target})
+    daemon, target = syncing
     await daemon.outcome(await daemon.deploy({"Dockerfile": DOCKERFILE, "app.py": b"v1"}))
     changed = DOCKERFILE + b"ENV MODE=dev\n"
     rebuilt = await daemon.deploy({"Dockerfile": changed, "app.py": b"v1"})
@@ -42,10 +50,9 @@ async def test_a_dockerfile_change_builds_and_the_next_save_syncs_into_the_new_c
 
 
 async def test_a_save_queued_behind_a_sync_copies_what_changed_since_that_sync(
-    daemons: DaemonFactory,
+    syncing: tuple[Daemon, SyncingTarget],
 ) -> None:
-    target = SyncingTarget()
-    daemon = await daemons.start(targets={"docker": target})
+    daemon, target = syncing
     first = {"Dockerfile": DOCKERFILE, "app.py": b"v1", "util.py": b"u1"}
     await daemon.outcome(await daemon.deploy(first))
 
@@ -63,9 +70,10 @@ async def test_a_save_queued_behind_a_sync_copies_what_changed_since_that_sync(
     assert target.synced[-1] == (newest, target.synced[0][1], ["app/app.py", "app/util.py"])
 
 
-async def test_sync_false_builds_every_save(daemons: DaemonFactory) -> None:
-    target = SyncingTarget()
-    daemon = await daemons.start(targets={"docker": target})
+async def test_sync_false_builds_every_save(
+    syncing: tuple[Daemon, SyncingTarget],
+) -> None:
+    daemon, target = syncing
     await daemon.outcome(
         await daemon.deploy({"Dockerfile": DOCKERFILE, "app.py": b"v1"}, sync=False)
     )
