@@ -80,6 +80,13 @@ def git(*args: str, cwd: Path) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
+def commit_all(repo: Path, message: str) -> None:
+    """Commit everything in `repo`, as someone with a throwaway identity."""
+    who = ("-c", "user.email=t@example.invalid", "-c", "user.name=t")
+    git(*who, "add", ".", cwd=repo)
+    git(*who, "commit", "-q", "-m", message, cwd=repo)
+
+
 @pytest.fixture
 def team_repo(tmp_path: Path) -> Path:
     """A local git repository with packs/flask: the python pack, as a team would adapt it."""
@@ -94,18 +101,7 @@ def team_repo(tmp_path: Path) -> Path:
     )
     (pack / "pack.toml").write_text(text)
     git("init", "-q", "-b", "main", cwd=repo)
-    git("-c", "user.email=t@example.invalid", "-c", "user.name=t", "add", ".", cwd=repo)
-    git(
-        "-c",
-        "user.email=t@example.invalid",
-        "-c",
-        "user.name=t",
-        "commit",
-        "-q",
-        "-m",
-        "flask pack",
-        cwd=repo,
-    )
+    commit_all(repo, "flask pack")
     return repo
 
 
@@ -131,18 +127,7 @@ def test_a_pack_repository_is_listed_chosen_wins_detection_updates_and_goes(
     (node / "pack.toml").write_text(
         (node / "pack.toml").read_text().replace('name = "node"', 'name = "node-team"')
     )
-    git("-c", "user.email=t@example.invalid", "-c", "user.name=t", "add", ".", cwd=team_repo)
-    git(
-        "-c",
-        "user.email=t@example.invalid",
-        "-c",
-        "user.name=t",
-        "commit",
-        "-q",
-        "-m",
-        "node pack",
-        cwd=team_repo,
-    )
+    commit_all(team_repo, "node pack")
     assert "node-team" not in [p.name for p in packs.all_packs()]
     assert run(capsys, "pack-repo", "update")[0] == 0
     assert "node-team" in [p.name for p in packs.all_packs()]
