@@ -8,6 +8,9 @@ or raises `DeployError` with the reason a user can act on.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol, runtime_checkable
 
@@ -83,3 +86,45 @@ class LiveSync(Protocol):
         `SyncUnavailable` when the container is gone; `DeployError` when the app dies.
         """
         ...
+
+
+Produce = Callable[[Callable[[str], None], threading.Event], None]
+"""Blocking: calls `emit(line)` for each line until its stream ends or the event is set."""
+
+
+async def lines_from_thread(
+    produce: Produce,
+    *,
+    quiet: tuple[type[BaseException], ...],
+    close: Callable[[], None] = lambda: None,
+) -> AsyncIterator[str]:
+    """The lines a blocking log stream gives, read in a worker thread, as they come.
+
+    Errors of the kinds in `quiet` end the stream (a log stream ends, it does not fail).
+    When the consumer stops early the event is set and `close` unblocks the reader.
+    """
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    stop = threading.Event()
+
+    def emit(line: str) -> None:
+        loop.call_soon_threadsafe(lines.put_nowait, line)
+
+    def pump() -> None:
+        try:
+            produce(emit, stop)
+        except quiet:
+            pass
+        finally:
+            loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    reader = loop.run_in_executor(None, pump)
+    try:
+        while (line := await lines.get()) is not None:
+            yield line
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(reader, 2)

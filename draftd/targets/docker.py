@@ -27,7 +27,7 @@ import sys
 import tarfile
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import docker
@@ -37,7 +37,13 @@ from docker.models.containers import Container
 
 from draftd.docker_builder import engine_unavailable
 from draftd.model import AppKey, Deployment, DeployRequest, SyncRequest
-from draftd.targets.base import DeployError, Report, SyncUnavailable, TargetUnavailable
+from draftd.targets.base import (
+    DeployError,
+    Report,
+    SyncUnavailable,
+    TargetUnavailable,
+    lines_from_thread,
+)
 
 LABEL_MANAGED = "sh.draft.managed"
 LABEL_APP = "sh.draft.app"
@@ -300,28 +306,15 @@ class DockerTarget:
         container = await asyncio.to_thread(self._find, key)
         if container is None:
             return
-        lines: asyncio.Queue[str | None] = asyncio.Queue()
-        loop = asyncio.get_running_loop()
         stream = container.logs(stream=True, follow=follow, tail=tail)
 
-        def pump() -> None:
-            try:
-                for line in _split_lines(stream):
-                    loop.call_soon_threadsafe(lines.put_nowait, line)
-            except (docker.errors.DockerException, OSError, ValueError):
-                pass
-            finally:
-                loop.call_soon_threadsafe(lines.put_nowait, None)
+        def produce(emit: Callable[[str], None], stop: threading.Event) -> None:
+            for line in _split_lines(stream):
+                emit(line)
 
-        reader = loop.run_in_executor(None, pump)
-        try:
-            while (line := await lines.get()) is not None:
-                yield line
-        finally:
-            with contextlib.suppress(Exception):
-                stream.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(reader, 2)
+        quiet = (docker.errors.DockerException, OSError, ValueError)
+        async for line in lines_from_thread(produce, quiet=quiet, close=stream.close):
+            yield line
 
     async def delete(self, key: AppKey) -> bool:
         def remove() -> bool:

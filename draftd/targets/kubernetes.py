@@ -24,7 +24,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from urllib3.exceptions import HTTPError
 from draft import release as release_values
 from draftd.model import AppKey, Deployment, DeployRequest
 from draftd.targets import helm_release
-from draftd.targets.base import DeployError, Report, TargetUnavailable
+from draftd.targets.base import DeployError, Report, TargetUnavailable, lines_from_thread
 
 ROLLOUT_TIMEOUT = 180.0
 API_TIMEOUT = 3
@@ -277,34 +277,21 @@ class KubernetesTarget:
         pod = await asyncio.to_thread(self._newest_pod, key.app, namespace)
         if pod is None:
             return
-        lines: asyncio.Queue[str | None] = asyncio.Queue()
-        loop = asyncio.get_running_loop()
-        stop = threading.Event()
 
-        def pump() -> None:
-            try:
-                core = k8s.CoreV1Api(self._api())
-                stream = core.read_namespaced_pod_log(
-                    pod, namespace, follow=follow, tail_lines=tail, _preload_content=False
-                )
-                for raw in stream.stream():  # type: ignore[attr-defined]
-                    if stop.is_set():
-                        break
-                    for line in raw.decode("utf-8", errors="replace").splitlines():
-                        loop.call_soon_threadsafe(lines.put_nowait, line)
-            except (ApiException, HTTPError, OSError, TargetUnavailable):
-                pass
-            finally:
-                loop.call_soon_threadsafe(lines.put_nowait, None)
+        def produce(emit: Callable[[str], None], stop: threading.Event) -> None:
+            core = k8s.CoreV1Api(self._api())
+            stream = core.read_namespaced_pod_log(
+                pod, namespace, follow=follow, tail_lines=tail, _preload_content=False
+            )
+            for raw in stream.stream():  # type: ignore[attr-defined]
+                if stop.is_set():
+                    break
+                for line in raw.decode("utf-8", errors="replace").splitlines():
+                    emit(line)
 
-        reader = loop.run_in_executor(None, pump)
-        try:
-            while (line := await lines.get()) is not None:
-                yield line
-        finally:
-            stop.set()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(reader, 2)
+        quiet = (ApiException, HTTPError, OSError, TargetUnavailable)
+        async for line in lines_from_thread(produce, quiet=quiet):
+            yield line
 
     def _newest_pod(self, release: str, namespace: str) -> str | None:
         core = k8s.CoreV1Api(self._api())

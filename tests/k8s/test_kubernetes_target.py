@@ -236,3 +236,17 @@ async def test_a_restarted_draftd_finds_the_app_in_its_namespace(
     assert (await restarted.status(key)).state == "running"
     assert await restarted.delete(key) is True
     assert cluster.objects("apps/v1/deployments", "team-b") == []
+
+
+@pytest.mark.asyncio
+async def test_logs_are_the_newest_pods_lines(cluster: Cluster, chart: Path) -> None:
+    # As above, the test serves the container's log as a kubelet would.
+    log = cluster.emulator["get /api/v1/namespaces/default/pods/kube-app-2/log"]
+    log << {"Content-Type": "text/plain"} << b" * Running on http://0.0.0.0:8080\nGET / 200\n"
+    add_pod(cluster, "kube-app-2", "default", "kube-app", {"state": {"running": {}}})
+    target = KubernetesTarget(str(cluster.kubeconfig))
+    await target.deploy(request(chart, "v1", wait=False), lambda _: None)
+
+    key = AppKey("kube-app", "development")
+    lines = [line async for line in target.logs(key, follow=False, tail=10)]
+    assert lines == [" * Running on http://0.0.0.0:8080", "GET / 200"]
