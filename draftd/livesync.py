@@ -32,6 +32,8 @@ from dockerfile_parse import DockerfileParser  # type: ignore[import-untyped]
 from draftd.blobs import BlobStore
 from draftd.contexts import ContextFile
 
+MAX_SYNC_BYTES = 64 * 1024 * 1024
+"""More changed bytes than this build the image: the sync's tar is held in memory."""
 _FLAG_OWNER = "--chown="
 _FLAG_MODE = "--chmod="
 _HARMLESS_FLAGS = ("--link",)
@@ -163,6 +165,9 @@ def plan(
     for path in changed:
         for copy, destination in dockerfile_rules.placements(path):
             files.append(SyncFile(now[path], destination, copy.owner, copy.mode))
+    size = sum(f.file.size for f in files)
+    if size > MAX_SYNC_BYTES:
+        raise NeedsBuild(f"{size / 1e6:.0f} MB changed, more than a sync copies")
     return SyncPlan(tuple(files), tuple(changed))
 
 

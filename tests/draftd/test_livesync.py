@@ -13,7 +13,7 @@ import pytest
 
 from draftd.blobs import BlobStore
 from draftd.contexts import ContextFile
-from draftd.livesync import NeedsBuild, SyncFile, plan, rules, sync_archive
+from draftd.livesync import MAX_SYNC_BYTES, NeedsBuild, SyncFile, plan, rules, sync_archive
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -119,6 +119,13 @@ def test_removals_and_dockerfile_edits_need_a_build(after: list[ContextFile], re
     before = [file("Dockerfile", PYTHON), file("app.py", "v1")]
     with pytest.raises(NeedsBuild, match=reason):
         plan(before, after, "Dockerfile", rules(PYTHON.encode()))
+
+
+def test_a_large_change_builds_instead() -> None:
+    before = [file("Dockerfile", PYTHON), file("assets.bin", "a")]
+    big = ContextFile("assets.bin", "sha256:" + "1" * 64, MAX_SYNC_BYTES + 1, 0o644)
+    with pytest.raises(NeedsBuild, match="MB changed, more than a sync copies"):
+        plan(before, [before[0], big], "Dockerfile", rules(PYTHON.encode()))
 
 
 def test_an_unreadable_dockerfile_syncs_nothing() -> None:
