@@ -58,4 +58,7 @@ watcher=$!
 for _ in $(seq 1 100); do [[ -s $work/watch.out ]] && break; sleep 0.2; done
 sed -i 's/Hello World!/Hello, Draft!/' "$app/app.py"
 answer "$url" "Hello, Draft!"
-echo "demo: redeployed on save — the watcher's log is $work/watch.log"
+sleep 0.3  # the watcher prints "ready" just after the app answers
+echo "demo: redeployed on save; the watcher said:"
+sed -n '/syncing\|building the image/,$p' "$work/watch.log" | sed 's/^/    /'
+echo "demo: the watcher's whole log is $work/watch.log"
