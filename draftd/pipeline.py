@@ -45,7 +45,13 @@ from draftd.model import (
     SyncRequest,
 )
 from draftd.ports import container_port
-from draftd.targets.base import DeployError, DeployTarget, LiveSync, TargetUnavailable
+from draftd.targets.base import (
+    DeployError,
+    DeployTarget,
+    LiveSync,
+    SyncUnavailable,
+    TargetUnavailable,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -196,6 +202,11 @@ class Pipeline:
         )
         try:
             deployment = await target.sync(request, on_loop(build.log))
+        except SyncUnavailable as gone:
+            self._running.pop(build.key, None)
+            build.log(f"building the image: {gone}")
+            await self._build_and_push(build, spec, folder)
+            return await self._deploy(build, spec, target, folder)
         except BaseException:
             self._running.pop(build.key, None)
             raise

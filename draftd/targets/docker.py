@@ -67,8 +67,8 @@ class DockerTarget:
     def __init__(self, ready_timeout: float = READY_TIMEOUT) -> None:
         self.ready_timeout = ready_timeout
         self._client: docker.DockerClient | None = None
-        self._synced: dict[str, str] = {}
-        """Container id → the build whose files were last synced into it."""
+        self._synced: dict[AppKey, tuple[str, str]] = {}
+        """Per app: the container synced into, and the build whose files it last took."""
 
     def _engine(self) -> docker.DockerClient:
         if self._client is None:
@@ -229,24 +229,23 @@ class DockerTarget:
         container = await asyncio.to_thread(copy_and_restart)
         url = f"http://127.0.0.1:{container.labels.get(LABEL_PORT)}"
         if request.files and request.wait:
-            await self._wait_restarted(container, request.port)
+            await self._wait_restarted(container, url, request.port)
             report(f"the app answers at {url}")
-        self._synced[request.container] = request.build_id
+        self._synced[request.key] = (request.container, request.build_id)
         image = ",".join(container.image.tags) if container.image else None
         extra = {"container": request.container, "sync": "true"}
         return Deployment(
             request.key, self.name, url, image, request.build_id, "running", extra=extra
         )
 
-    async def _wait_restarted(self, container: Container, port: int) -> None:
+    async def _wait_restarted(self, container: Container, url: str, port: int) -> None:
         """Wait until the app's old process has let go of its port, then for the new one."""
-        address = _address(container) or "127.0.0.1"
-        if address == "127.0.0.1":
-            port = int(container.labels.get(LABEL_PORT, port))
+        address = _address(container)
+        where = (address, port) if address else ("127.0.0.1", int(url.rsplit(":", 1)[1]))
         deadline = time.monotonic() + 2
-        while time.monotonic() < deadline and await asyncio.to_thread(_answers, address, port):
+        while time.monotonic() < deadline and await asyncio.to_thread(_answers, *where):
             await asyncio.sleep(0.005)
-        await self._wait_ready(container, f"http://127.0.0.1:{port}", port, interval=0.01)
+        await self._wait_ready(container, url, port, interval=0.01)
 
     async def _wait_ready(
         self, container: Container, url: str, port: int, interval: float = 0.02
@@ -297,10 +296,15 @@ class DockerTarget:
             self.name,
             f"http://127.0.0.1:{port}" if port else None,
             ",".join(container.image.tags) if container.image else None,
-            self._synced.get(container.id or "", labels.get(LABEL_BUILD)),
+            self._build_of(key, container),
             "running" if running else "failed",
             detail="" if running else f"the container is {state.get('Status')}",
         )
+
+    def _build_of(self, key: AppKey, container: Container) -> str | None:
+        """The build whose files `container` runs: the last synced, else the one it came from."""
+        synced, build = self._synced.get(key, ("", ""))
+        return build if synced == container.id else container.labels.get(LABEL_BUILD)
 
     async def logs(self, key: AppKey, *, follow: bool, tail: int) -> AsyncIterator[str]:
         container = await asyncio.to_thread(self._find, key)

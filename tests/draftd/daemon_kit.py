@@ -25,6 +25,7 @@ import aiohttp
 from draftd.api import create_app
 from draftd.daemon import serve
 from draftd.model import AppKey, Deployment, DeployRequest, Image, Progress, SyncRequest
+from draftd.targets.base import SyncUnavailable
 
 TERMINAL = {"ready", "failed", "superseded"}
 DOCKERFILE = b"FROM scratch\nCOPY . /app\nEXPOSE 5000\n"
@@ -186,6 +187,8 @@ class SyncingTarget(FakeTarget):
         super().__init__()
         self.synced: list[tuple[str, str, list[str]]] = []
         """(build id, container, the archive's paths), in order."""
+        self.vanish = False
+        """The next sync finds its container gone (after `can_sync` said yes)."""
 
     async def deploy(self, request: DeployRequest, report: Any) -> Deployment:
         deployment = await super().deploy(request, report)
@@ -199,6 +202,9 @@ class SyncingTarget(FakeTarget):
         return running is not None and running.extra.get("container") == container
 
     async def sync(self, request: SyncRequest, report: Any) -> Deployment:
+        if self.vanish:
+            self.vanish = False
+            raise SyncUnavailable(f"{request.container} is gone")
         paths = sorted(tar_members(request.archive))
         self.synced.append((request.build_id, request.container, paths))
         if request.build_id in self.holds:

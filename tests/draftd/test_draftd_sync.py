@@ -81,3 +81,17 @@ async def test_sync_false_builds_every_save(
     assert (await daemon.outcome(again))["phase"] == "ready"
     assert len(daemon.builder.contexts) == 2
     assert target.synced == []
+
+
+async def test_a_container_gone_in_the_middle_of_a_sync_is_replaced_by_a_build(
+    syncing: tuple[Daemon, SyncingTarget],
+) -> None:
+    daemon, target = syncing
+    await daemon.outcome(await daemon.deploy({"Dockerfile": DOCKERFILE, "app.py": b"v1"}))
+    target.vanish = True
+    again = await daemon.deploy({"Dockerfile": DOCKERFILE, "app.py": b"v2"})
+    events = await daemon.events(again)
+    assert events[-1]["phase"] == "ready"
+    assert f"building the image: c-{target.deployed[0]} is gone" in {e["message"] for e in events}
+    assert target.deployed[-1] == again, "built and deployed after all"
+    assert len(daemon.builder.contexts) == 2
