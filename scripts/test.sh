@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: set-up, lint, types, then every test.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k detect).
-# Env: DRAFT_SKIP_SETUP=1 skips installing/starting the engine, registry and editors
+# Env: DRAFT_SKIP_SETUP=1 skips installing/starting the engine, registry, cluster and editors
 # (for a quick run on a machine already set up).
 set -euo pipefail
 
@@ -12,6 +12,7 @@ venv=${DRAFT_VENV:-$repo/.venv}
 
 if [[ ${DRAFT_SKIP_SETUP:-0} != 1 ]]; then
     bash scripts/setup.sh
+    bash scripts/setup-cluster.sh
     bash scripts/setup-editors.sh
 fi
 

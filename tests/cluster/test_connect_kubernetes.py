@@ -1,0 +1,76 @@
+"""`draft connect` on the real cluster keeps one local port for the app, whatever happens to
+its pods: a client polling that URL through a redeploy and through `kubectl delete pod` sees
+the app answer again on the same port (no new URL to copy, as Skaffold's and Tilt's users ask),
+and `draft up` prints that same URL."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from cluster_kit import Cluster, until
+from kit import Draftd, fetch, scaffold, set_greeting, wait_for_text
+
+pytestmark = [pytest.mark.cluster, pytest.mark.docker]
+
+
+class Poller:
+    """Fetches a URL in a loop, as a browser tab left open would, and remembers the answers."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.answers: list[str | None] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.answers.append(fetch(self.url))
+            self._stop.wait(0.2)
+
+    def __enter__(self) -> Poller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+def test_the_url_stays_the_same_across_redeploys_and_pod_restarts(
+    tmp_path: Path, cluster: Cluster, cluster_draftd: Draftd, namespace: str, registry: str
+) -> None:
+    app = scaffold(
+        tmp_path / "app", "steady", namespace=namespace, registry=registry, target="kubernetes"
+    )
+    first = cluster_draftd.draft("up", str(app), "--no-watch", timeout=600)
+    assert first.returncode == 0, first.stderr
+    url = cluster_draftd.draft("connect", str(app)).stdout.strip()
+    assert url in first.stdout, "`draft up` prints the URL `draft connect` gives"
+    assert fetch(url) == "Hello World!"
+
+    with Poller(url) as poller:
+        set_greeting(app, "Hello again!")
+        again = cluster_draftd.draft("up", str(app), "--no-watch", timeout=600)
+        assert again.returncode == 0, again.stderr
+        assert url in again.stdout, "a redeploy keeps the URL"
+        wait_for_text(url, "Hello again!", timeout=60)
+
+        old = cluster.ready_pod(namespace, "steady")
+        assert old is not None
+        cluster.core.delete_namespaced_pod(old.metadata.name, namespace, grace_period_seconds=0)
+        until(
+            lambda: (
+                (p := cluster.ready_pod(namespace, "steady")) is not None
+                and p.metadata.name != old.metadata.name
+            ),
+            90,
+            "a new pod ready after the old one was deleted",
+        )
+        wait_for_text(url, "Hello again!", timeout=60)
+        settled = len(poller.answers)
+        time.sleep(1)  # a few more answers from the replacement pod
+    assert cluster_draftd.draft("connect", str(app)).stdout.strip() == url
+    assert "Hello again!" in poller.answers[settled:], poller.answers[-10:]
