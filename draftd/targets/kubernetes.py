@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import subprocess
@@ -38,7 +39,11 @@ from draftd.model import AppKey, Deployment, DeployRequest
 from draftd.targets import helm_release
 from draftd.targets.base import DeployError, Report, TargetUnavailable, lines_from_thread
 
-ROLLOUT_TIMEOUT = 180.0
+log = logging.getLogger(__name__)
+ROLLOUT_TIMEOUT = float(os.environ.get("DRAFTD_ROLLOUT_TIMEOUT", "180"))
+"""How long a rollout may take to become ready (env DRAFTD_ROLLOUT_TIMEOUT, seconds)."""
+RECONNECT_WINDOW = 60.0
+"""How long a port-forward keeps trying to reach a ready pod before it drops a connection."""
 API_TIMEOUT = 3
 LOG_LINES = 20
 WAITING_FAILURES = {
@@ -50,6 +55,10 @@ WAITING_FAILURES = {
     "RunContainerError": "cannot start its container (RunContainerError)",
 }
 SHARED_ENGINE_CLUSTERS = ("docker-desktop", "minikube", "orbstack", "rancher-desktop")
+DRAFT_LOCAL_CONTEXT = "draft-local"
+"""The context of the cluster `scripts/setup-cluster.sh` starts: its node runs its own
+containerd on this machine, into which an image built here is loaded (as `kind load` does)."""
+DRAFT_LOCAL_CONTAINERD = "/run/draft-cluster/containerd/containerd.sock"
 
 
 def is_local_cluster(context: str) -> str | None:
@@ -58,6 +67,8 @@ def is_local_cluster(context: str) -> str | None:
         return "kind"
     if context.startswith("k3d-"):
         return "k3d"
+    if context == DRAFT_LOCAL_CONTEXT:
+        return DRAFT_LOCAL_CONTEXT
     for name in SHARED_ENGINE_CLUSTERS:
         if context == name:
             return name
@@ -146,12 +157,31 @@ class KubernetesTarget:
             values=values,
         )
         report(f"release {info.name} revision {info.revision}: {info.status}")
+        url = None
         if settings["wait"]:
             await self._watch_rollout(request.key, settings["name"], settings["namespace"], report)
+            url = await self._forward_to_newest(request.key)
         return Deployment(
-            request.key, self.name, None, request.image.reference, request.build_id, "running",
+            request.key, self.name, url, request.image.reference, request.build_id, "running",
             detail=f"Helm release {info.name} revision {info.revision} in {info.namespace}",
         )  # fmt: skip
+
+    async def _forward_to_newest(self, key: AppKey) -> str | None:
+        """After a rollout: the app's port-forward (made on the first deploy, kept on the same
+        local port since) sends new connections to the pod that just became ready."""
+        forward = self._forwards.get(key)
+        if forward is None:
+            try:
+                return await self.connect(key, None)
+            except (DeployError, ApiException, HTTPError, OSError) as error:
+                log.warning("no port-forward to %s: %s", key, error)
+                return None
+        namespace = await self._namespace(key)
+        with contextlib.suppress(ApiException, HTTPError, OSError, TargetUnavailable):
+            forward.retarget(
+                await asyncio.to_thread(self._newest_pod, key.app, namespace, ready=True)
+            )
+        return forward.url
 
     def _share_local_image(self, request: DeployRequest, report: Report) -> None:
         """Make an image that exists only in this machine's engine visible to the cluster."""
@@ -160,6 +190,9 @@ class KubernetesTarget:
         image = request.image.reference
         if local in SHARED_ENGINE_CLUSTERS:
             report(f"{context} shares this machine's Docker engine: {image} needs no push")
+            return
+        if local == DRAFT_LOCAL_CONTEXT:
+            _load_into_node_containerd(image, report)
             return
         commands = {
             "kind": ["kind", "load", "docker-image", image, "--name", context[len("kind-") :]],
@@ -221,6 +254,9 @@ class KubernetesTarget:
             if failure is not None:
                 rollout.failure = failure
                 return rollout
+        probe = _failing_probe(core, pods, namespace)
+        if probe:
+            rollout.progress.append(probe)
         ready = bool(deployments)
         for deployment in deployments:
             spec: Any = deployment.spec
@@ -236,6 +272,8 @@ class KubernetesTarget:
             if not (observed and updated >= wanted and available >= wanted):
                 ready = False
                 rollout.waiting = f"{name} has {available} of {wanted} replicas available"
+                if probe:
+                    rollout.waiting += f"; {probe}"
         rollout.ready = ready
         return rollout
 
@@ -258,10 +296,12 @@ class KubernetesTarget:
             return Deployment(key, self.name, None, None, None, "absent")
         state = "running" if info.status == "deployed" else "failed"
         forward = self._forwards.get(key)
+        detail = f"Helm release {info.name} revision {info.revision}: {info.status}"
+        if forward is not None and forward.reconnecting:
+            detail += f"; the port-forward on {forward.url} is reconnecting to a ready pod"
         return Deployment(
-            key, self.name, forward.url if forward else None, None, None, state,
-            detail=f"Helm release {info.name} revision {info.revision}: {info.status}",
-        )  # fmt: skip
+            key, self.name, forward.url if forward else None, None, None, state, detail=detail
+        )
 
     async def _namespace(self, key: AppKey) -> str:
         """The namespace the app was deployed to: remembered, else found among Helm's
@@ -293,14 +333,19 @@ class KubernetesTarget:
         async for line in lines_from_thread(produce, quiet=quiet):
             yield line
 
-    def _newest_pod(self, release: str, namespace: str) -> str | None:
+    def _newest_pod(self, release: str, namespace: str, *, ready: bool = False) -> str | None:
+        """The app's newest pod that is not being deleted (with `ready`, whose containers all
+        pass their readiness probes)."""
         core = k8s.CoreV1Api(self._api())
         pods: list[Any] = core.list_namespaced_pod(
-            namespace, label_selector=f"draft.sh/app={release}"
+            namespace, label_selector=f"draft.sh/app={release}", _request_timeout=API_TIMEOUT
         ).items
-        if not pods:
+        alive = [p for p in pods if p.metadata.deletion_timestamp is None]
+        if ready:
+            alive = [p for p in alive if _is_ready(p)]
+        if not alive:
             return None
-        newest = max(pods, key=lambda p: p.metadata.creation_timestamp or 0)
+        newest = max(alive, key=lambda p: p.metadata.creation_timestamp or 0)
         return str(newest.metadata.name)
 
     async def delete(self, key: AppKey) -> bool:
@@ -341,16 +386,24 @@ class KubernetesTarget:
         return await asyncio.to_thread(run)
 
     async def connect(self, key: AppKey, local_port: int | None) -> str:
-        """A port-forward from 127.0.0.1 to the app's newest pod, kept while draftd runs."""
+        """A port-forward from 127.0.0.1 to the app's newest ready pod, kept while draftd runs
+        and on the same local port across redeploys and pod restarts."""
         forward = self._forwards.get(key)
         if forward is not None and (local_port is None or forward.port == local_port):
             return forward.url
         namespace = await self._namespace(key)
-        pod = await asyncio.to_thread(self._newest_pod, key.app, namespace)
+        pod = await asyncio.to_thread(self._newest_pod, key.app, namespace, ready=True)
         if pod is None:
             raise DeployError(f"{key} has no running pod to connect to.", "Run `draft up` first.")
         port = await asyncio.to_thread(self._container_port, pod, namespace)
-        forward = _PortForward(self._api, pod, namespace, port)
+
+        def resolve() -> str | None:
+            return self._newest_pod(key.app, namespace, ready=True)
+
+        if forward is not None:
+            forward.close()
+        forward = _PortForward(self._api, resolve, namespace, port)
+        forward.retarget(pod)
         await forward.start(local_port or 0)
         self._forwards[key] = forward
         return forward.url
@@ -369,6 +422,41 @@ class _Rollout:
         self.failure: DeployError | None = None
         self.waiting = ""
         self.progress: list[str] = []
+
+
+def _failing_probe(core: k8s.CoreV1Api, pods: list[Any], namespace: str) -> str:
+    """The newest probe failure the kubelet reported for a running pod that is not ready,
+    as `kubectl describe pod` shows it ("Readiness probe failed: HTTP probe failed with
+    statuscode: 404"), or ""."""
+    for pod in pods:
+        running = pod.status and pod.status.phase == "Running"
+        if not running or _is_ready(pod) or pod.metadata.deletion_timestamp is not None:
+            continue
+        message = _probe_failure(core, pod.metadata.name, namespace)
+        if message:
+            return f"pod {pod.metadata.name}: {message}"
+    return ""
+
+
+def _probe_failure(core: k8s.CoreV1Api, pod: str, namespace: str) -> str:
+    """The newest "Unhealthy" event of `pod` (a failed readiness, liveness or startup probe)."""
+    try:
+        events: list[Any] = core.list_namespaced_event(
+            namespace,
+            field_selector=f"involvedObject.name={pod},reason=Unhealthy",
+            _request_timeout=API_TIMEOUT,
+        ).items
+    except (ApiException, HTTPError, OSError):
+        return ""
+    if not events:
+        return ""
+    newest = max(events, key=lambda e: str(e.last_timestamp or e.event_time or ""))
+    return " ".join(str(newest.message or "").split())
+
+
+def _is_ready(pod: Any) -> bool:
+    statuses = (pod.status.container_statuses or []) if pod.status else []
+    return bool(statuses) and all(s.ready for s in statuses)
 
 
 def _pod_failure(core: k8s.CoreV1Api, pod: Any, namespace: str) -> DeployError | None:
@@ -392,6 +480,11 @@ def _pod_failure(core: k8s.CoreV1Api, pod: Any, namespace: str) -> DeployError |
         if last is not None and last.exit_code is not None:
             exit_code = f", exit code {last.exit_code}"
         detail = f": {waiting.message}" if waiting.message else ""
+        probe = (
+            _probe_failure(core, name, namespace) if waiting.reason == "CrashLoopBackOff" else ""
+        )
+        if probe:
+            detail += f" ({probe})"
         hint = (
             "The app's last log lines are above; fix the app and deploy again."
             if waiting.reason == "CrashLoopBackOff"
@@ -429,14 +522,30 @@ def _default_kubeconfig() -> str | None:
 
 
 class _PortForward:
-    """127.0.0.1:<port> forwarded to a pod's port through the API server (kubectl port-forward)."""
+    """127.0.0.1:<port> forwarded to the app's newest ready pod through the API server.
 
-    def __init__(self, api: Any, pod: str, namespace: str, remote_port: int) -> None:
+    The local port stays the same for as long as draftd runs, across redeploys and pod
+    restarts: each connection goes to the pod the last rollout made ready, and when that pod
+    is gone the forward finds the newest ready one, retrying with backoff for up to
+    `RECONNECT_WINDOW` seconds (the connection waits rather than fails), while `reconnecting`
+    says so to `draft status`.
+    """
+
+    def __init__(
+        self,
+        api: Callable[[], k8s.ApiClient],
+        resolve: Callable[[], str | None],
+        namespace: str,
+        remote_port: int,
+    ) -> None:
         self.api = api
-        self.pod = pod
+        self.resolve = resolve
+        """Blocking: the name of the app's newest ready pod, or None while there is none."""
         self.namespace = namespace
         self.remote_port = remote_port
+        self.pod: str | None = None
         self.port = 0
+        self.reconnecting = False
         self._server: asyncio.Server | None = None
 
     @property
@@ -447,35 +556,65 @@ class _PortForward:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", local_port)
         self.port = int(self._server.sockets[0].getsockname()[1])
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def retarget(self, pod: str | None) -> None:
+        """Send new connections to `pod` (the one a rollout just made ready)."""
+        self.pod = pod
+        self.reconnecting = False
+
+    def _open(self, pod: str) -> Any:
         from kubernetes.stream import portforward
 
-        def open_forward() -> Any:
-            core = k8s.CoreV1Api(self.api())
-            return portforward(
-                core.connect_get_namespaced_pod_portforward,
-                self.pod,
-                self.namespace,
-                ports=str(self.remote_port),
-            )
+        core = k8s.CoreV1Api(self.api())
+        forward = portforward(
+            core.connect_get_namespaced_pod_portforward,
+            pod,
+            self.namespace,
+            ports=str(self.remote_port),
+        )
+        return forward.socket(self.remote_port)
 
-        try:
-            forward = await asyncio.to_thread(open_forward)
-            remote = forward.socket(self.remote_port)
-        except (ApiException, HTTPError, OSError, TargetUnavailable):
+    async def _connect(self) -> Any | None:
+        """A socket to the app's port in a ready pod, waiting (with backoff) for one."""
+        deadline = time.monotonic() + RECONNECT_WINDOW
+        delay = 0.1
+        while True:
+            pod = self.pod
+            if pod is None:
+                with contextlib.suppress(ApiException, HTTPError, OSError, TargetUnavailable):
+                    pod = self.pod = await asyncio.to_thread(self.resolve)
+            if pod is not None:
+                try:
+                    remote = await asyncio.to_thread(self._open, pod)
+                except (ApiException, HTTPError, OSError, TargetUnavailable):
+                    self.pod = None  # gone or not serving: find the newest ready pod again
+                else:
+                    self.reconnecting = False
+                    return remote
+            self.reconnecting = True
+            if time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        remote = await self._connect()
+        if remote is None:
             writer.close()
             return
         loop = asyncio.get_running_loop()
 
         def downstream() -> None:
-            while data := remote.recv(65536):
-                loop.call_soon_threadsafe(writer.write, data)
+            with contextlib.suppress(OSError):
+                while data := remote.recv(65536):
+                    loop.call_soon_threadsafe(writer.write, data)
             loop.call_soon_threadsafe(writer.close)
 
         pumping = loop.run_in_executor(None, downstream)
         try:
             while data := await reader.read(65536):
                 await asyncio.to_thread(remote.sendall, data)
+        except OSError:
+            pass
         finally:
             with contextlib.suppress(OSError):
                 remote.close()
@@ -485,3 +624,61 @@ class _PortForward:
     def close(self) -> None:
         if self._server is not None:
             self._server.close()
+
+
+def _load_into_node_containerd(image: str, report: Report) -> None:
+    """Copy `image` from this machine's Docker engine into the local cluster node's containerd
+    (`docker save | ctr images import`), unless the node has it already: tags are content
+    hashes, so a tag the node knows is the same image."""
+    import docker
+    import docker.errors
+
+    address = os.environ.get("DRAFT_CLUSTER_CONTAINERD", DRAFT_LOCAL_CONTAINERD)
+    ctr = ["ctr", "--address", address, "-n", "k8s.io"]
+    if shutil.which("ctr") is None or not Path(address).exists():
+        raise DeployError(
+            f"The {DRAFT_LOCAL_CONTEXT} cluster's containerd is not running at {address}.",
+            "Start the cluster with `bash scripts/setup-cluster.sh`, or set `registry`.",
+        )
+    reference = _containerd_reference(image)
+    listed = subprocess.run(
+        [*ctr, "images", "ls", "-q", f"name=={reference}"],
+        capture_output=True, text=True, check=False, timeout=30,
+    )  # fmt: skip
+    if listed.returncode == 0 and reference in listed.stdout.split():
+        report(f"the node already has {image}")
+        return
+    report(f"loading {image} into the node's containerd (no registry: the node runs here)")
+    engine = docker.from_env(timeout=300)
+    try:
+        chunks = engine.api.get_image(image)
+        with subprocess.Popen(
+            [*ctr, "images", "import", "-"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        ) as importing:  # fmt: skip
+            assert importing.stdin is not None
+            try:
+                for chunk in chunks:
+                    importing.stdin.write(chunk)
+            except BrokenPipeError:
+                pass
+            _, errors = importing.communicate(timeout=300)
+    except docker.errors.DockerException as error:
+        raise DeployError(f"Docker could not export {image}: {error}.") from error
+    finally:
+        engine.close()
+    if importing.returncode != 0:
+        raise DeployError(
+            f"The node's containerd refused {image}: {errors.decode(errors='replace')[-400:]}"
+        )
+
+
+def _containerd_reference(image: str) -> str:
+    """The name containerd (and the kubelet) give a Docker-style reference: `app:tag` is
+    `docker.io/library/app:tag`, as for any image without a registry host."""
+    first, _, rest = image.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return image
+    if not rest:
+        return f"docker.io/library/{image}"
+    return f"docker.io/{image}"
