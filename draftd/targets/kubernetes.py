@@ -495,9 +495,14 @@ def _pod_failure(core: k8s.CoreV1Api, pod: Any, namespace: str) -> DeployError |
     for container in (status.container_statuses or []) if status else []:
         terminated = container.state.terminated if container.state else None
         if terminated is not None and terminated.exit_code not in (0, None):
+            restarts = (
+                ""
+                if pod.spec.restart_policy == "Never"
+                else ("; Kubernetes restarts it with a growing back-off (CrashLoopBackOff)")
+            )
             return DeployError(
-                f"The pod {name}'s container exited with code {terminated.exit_code}",
-                "The app's last log lines are above.",
+                f"The pod {name}'s container exited with code {terminated.exit_code}{restarts}",
+                "The app's last log lines are above; fix the app and deploy again.",
                 logs=_last_logs(core, name, namespace, previous=False),
             )
     return None

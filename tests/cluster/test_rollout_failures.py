@@ -28,7 +28,8 @@ def test_an_app_that_exits_is_crashloopbackoff_with_its_last_lines(
     (app / "app.py").write_text('print("starting up")\nraise SystemExit("boom: no database")\n')
     code, err = up(cluster_draftd, app)
     assert code == 1
-    assert "CrashLoopBackOff" in err
+    # Reported as soon as the kubelet sees the exit, not after its first back-off.
+    assert "exited with code 1" in err and "CrashLoopBackOff" in err, err
     assert "boom: no database" in err, "the pod's last log lines are shown"
 
 
