@@ -15,6 +15,15 @@ script by hand, and the bytes one edit sends.
 
 Targets: median latency ≤ 0.5 x the naive loop; bytes ≤ 1/1000 of the context's tar.gz.
 Results print as a table and go to bench/results/inner_loop.json.
+
+With `--target kubernetes` the same edits run on the real cluster of
+`scripts/setup-cluster.sh` (`bash scripts/setup-cluster.sh` first), with
+`registry = "127.0.0.1:5000"`: Draft with sync (the file copied into the pod) and with
+`sync = false` (build, push, Helm upgrade, rollout), against the loop a developer would
+script: `docker build`, `docker push`, `helm upgrade --install --wait` (the Helm CLI, built
+from the Go module proxy by scripts/build-go-tools.sh), then a fresh `kubectl port-forward`
+polled until it answers. Targets: sync path ≤ 0.25x, rebuild path ≤ 0.6x the naive loop.
+Results go to bench/results/inner_loop_kubernetes.json.
 """
 
 from __future__ import annotations
@@ -41,6 +50,9 @@ from kit import Draftd, fetch, free_port, scaffold, set_greeting  # noqa: E402
 from draft import deploy, manifest  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "inner_loop.json"
+KUBE_RESULTS = REPO / "bench" / "results" / "inner_loop_kubernetes.json"
+REGISTRY = os.environ.get("DRAFT_REGISTRY", "127.0.0.1:5000")
+KUBECONFIG = Path(os.environ.get("DRAFT_CLUSTER_DIR", "/var/lib/draft-cluster"), "admin.kubeconfig")
 
 
 def wait_for(url: str, text: str, timeout: float = 120) -> None:
@@ -51,10 +63,19 @@ def wait_for(url: str, text: str, timeout: float = 120) -> None:
         time.sleep(0.01)
 
 
-def draft_latencies(work: Path, edits: int, *, sync: bool) -> list[float]:
+def draft_latencies(
+    work: Path, edits: int, *, sync: bool, kubernetes: dict[str, str] | None = None
+) -> list[float]:
+    """Save → served under `draft up --watch`; on the cluster when `kubernetes` gives the
+    namespace (and registry) to deploy with."""
     name = "bench-sync" if sync else "bench-build"
-    app = scaffold(work / name, name, watch_delay=0, sync=sync)
-    daemon = Draftd(work / f"{name}-state", free_port())
+    settings: dict[str, object] = {"watch_delay": 0, "sync": sync}
+    extra_env: dict[str, str] = {}
+    if kubernetes is not None:
+        settings.update(target="kubernetes", **kubernetes)
+        extra_env["KUBECONFIG"] = str(KUBECONFIG)
+    app = scaffold(work / name, name, **settings)
+    daemon = Draftd(work / f"{name}-state", free_port(), extra_env=extra_env)
     watching = daemon.draft_background("up", str(app), "--watch")
     try:
         assert watching.stdout is not None
@@ -108,6 +129,129 @@ def naive_latencies(work: Path, edits: int) -> list[float]:
         subprocess.run(["docker", "rm", "-f", name], check=False, capture_output=True)
 
 
+def naive_kubernetes_latencies(work: Path, edits: int, namespace: str) -> list[float]:
+    """The loop a developer scripts for a cluster: build, push, `helm upgrade --install
+    --wait`, then a new `kubectl port-forward` (the old one died with its pod) polled until
+    the new text is served."""
+    helm = subprocess.run(
+        ["bash", str(REPO / "scripts" / "build-go-tools.sh"), "helm"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    bin_dir = subprocess.run(
+        ["bash", str(REPO / "scripts" / "setup-cluster.sh"), "--bin"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    kubectl = [str(Path(bin_dir) / "kubectl"), "--kubeconfig", str(KUBECONFIG), "-n", namespace]
+    name = "bench-naive"
+    app = scaffold(work / "naive-kube-app", name)
+    image = f"{REGISTRY}/{name}"
+    port = free_port()
+    forward: list[subprocess.Popen[bytes]] = []
+
+    def run(*command: str) -> None:
+        subprocess.run(command, check=True, capture_output=True)
+
+    def redeploy(tag: str) -> None:
+        run("docker", "build", "-q", "-t", f"{image}:{tag}", str(app))
+        run("docker", "push", "-q", f"{image}:{tag}")
+        run(
+            helm, "upgrade", "--install", name, str(app / "chart"), "--wait",
+            "--kubeconfig", str(KUBECONFIG), "-n", namespace, "--create-namespace",
+            "--set", f"image.repository={image}", "--set", f"image.tag={tag}",
+        )  # fmt: skip
+        for old in forward:
+            old.terminate()
+            old.wait(10)
+        forward.clear()
+        port_forward = [*kubectl, "port-forward", f"deploy/{name}", f"{port}:8080"]
+        forward.append(
+            subprocess.Popen(port_forward, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+
+    url = f"http://127.0.0.1:{port}"
+    try:
+        redeploy("0")
+        wait_for(url, "Hello World!")
+        times = []
+        for edit in range(edits):
+            text = f"Naive edit {edit}"
+            started = time.monotonic()
+            set_greeting(app, text)
+            redeploy(str(edit + 1))
+            wait_for(url, text)
+            times.append(time.monotonic() - started)
+        return times
+    finally:
+        for old in forward:
+            old.terminate()
+        subprocess.run(
+            [helm, "uninstall", name, "--kubeconfig", str(KUBECONFIG), "-n", namespace],
+            check=False, capture_output=True,
+        )  # fmt: skip
+
+
+def summary(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+    return {"median_s": round(statistics.median(times), 3), "p90_s": round(p90, 3)}
+
+
+def main_kubernetes(edits: int) -> None:
+    import uuid
+
+    namespace = f"draft-bench-{uuid.uuid4().hex[:6]}"
+    cluster = {"namespace": namespace, "registry": REGISTRY}
+    with tempfile.TemporaryDirectory(prefix="draft-bench-") as folder:
+        work = Path(folder)
+        try:
+            sync_times = draft_latencies(work, edits, sync=True, kubernetes=cluster)
+            rebuild_times = draft_latencies(work, edits, sync=False, kubernetes=cluster)
+            naive_times = naive_kubernetes_latencies(work, edits, namespace)
+        finally:
+            kubectl = Path(
+                subprocess.run(
+                    ["bash", str(REPO / "scripts" / "setup-cluster.sh"), "--bin"],
+                    capture_output=True, text=True, check=False,
+                ).stdout.strip(),
+                "kubectl",
+            )  # fmt: skip
+            subprocess.run(
+                [str(kubectl), "--kubeconfig", str(KUBECONFIG), "delete", "namespace",
+                 namespace, "--wait=false"],
+                capture_output=True, check=False,
+            )  # fmt: skip
+    sync_row, rebuild_row, naive_row = (
+        summary(sync_times),
+        summary(rebuild_times),
+        summary(naive_times),
+    )
+    sync_ratio = sync_row["median_s"] / naive_row["median_s"]
+    rebuild_ratio = rebuild_row["median_s"] / naive_row["median_s"]
+    result = {
+        "target": "kubernetes",
+        "edits": edits,
+        "draft_sync": {**sync_row, "samples_s": [round(t, 3) for t in sync_times]},
+        "draft_rebuild": {**rebuild_row, "samples_s": [round(t, 3) for t in rebuild_times]},
+        "naive": {**naive_row, "samples_s": [round(t, 3) for t in naive_times]},
+        "sync_ratio": round(sync_ratio, 3),
+        "rebuild_ratio": round(rebuild_ratio, 3),
+        "targets": {"sync_ratio_max": 0.25, "rebuild_ratio_max": 0.6},
+        "met": {"sync": sync_ratio <= 0.25, "rebuild": rebuild_ratio <= 0.6},
+    }
+    KUBE_RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    KUBE_RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{'save → served on Kubernetes (s)':<44}{'median':>10}{'p90':>10}")
+    for label, row in (
+        ("draft up --watch (sync into the pod)", sync_row),
+        ("draft up --watch, sync = false", rebuild_row),
+        ("build/push/helm --wait/port-forward loop", naive_row),
+    ):
+        print(f"{label:<44}{row['median_s']:>10.3f}{row['p90_s']:>10.3f}")
+    print(f"{'sync ratio (target ≤ 0.25)':<44}{sync_ratio:>10.3f}")
+    print(f"{'rebuild ratio (target ≤ 0.6)':<44}{rebuild_ratio:>10.3f}")
+    print(f"\nwritten to {KUBE_RESULTS.relative_to(REPO)}")
+
+
 def upload_bytes(work: Path) -> dict[str, int]:
     app = scaffold(work / "big-app", "bench-bytes")
     assets = app / "assets"
@@ -139,7 +283,11 @@ def upload_bytes(work: Path) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--edits", type=int, default=10)
+    parser.add_argument("--target", choices=("docker", "kubernetes"), default="docker")
     args = parser.parse_args()
+    if args.target == "kubernetes":
+        main_kubernetes(args.edits)
+        return
     with tempfile.TemporaryDirectory(prefix="draft-bench-") as folder:
         work = Path(folder)
         draft_times = draft_latencies(work, args.edits, sync=True)
@@ -147,11 +295,6 @@ def main() -> None:
         naive_times = naive_latencies(work, args.edits)
         sizes = upload_bytes(work)
         shutil.rmtree(work, ignore_errors=True)
-
-    def summary(times: list[float]) -> dict[str, float]:
-        ordered = sorted(times)
-        p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-        return {"median_s": round(statistics.median(times), 3), "p90_s": round(p90, 3)}
 
     draft_summary, naive_summary = summary(draft_times), summary(naive_times)
     rebuild_summary = summary(rebuild_times)

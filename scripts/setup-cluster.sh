@@ -4,6 +4,7 @@
 #   bash scripts/setup-cluster.sh           build once (cached), start, print KUBECONFIG=<path>
 #   bash scripts/setup-cluster.sh --stop    stop everything it started; nothing keeps running
 #   bash scripts/setup-cluster.sh --build   only build the binaries (CI caches them)
+#   bash scripts/setup-cluster.sh --bin     print the folder of the built binaries (kubectl…)
 #
 # What runs (all on loopback or on addresses of this machine only):
 #   etcd (Debian's etcd-server), kube-apiserver, kube-controller-manager, kube-scheduler and a
@@ -114,7 +115,7 @@ build_binaries() {
     ldflags+=" -X $pkg.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=$kube_version"
     (
         cd "$module"
-        GOFLAGS=-mod=readonly go build -trimpath -ldflags "$ldflags" -o "$bin.partial/" \
+        GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -ldflags "$ldflags" -o "$bin.partial/" \
             k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
             k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet \
             k8s.io/kubernetes/cmd/kubectl
@@ -418,8 +419,12 @@ main() {
             build_binaries
             return
             ;;
+        --bin)  # where the built binaries (kubectl…) are, for benchmarks and people
+            echo "$bin"
+            return
+            ;;
         "") ;;
-        *) die "unknown argument $1 (use --stop or --build)" ;;
+        *) die "unknown argument $1 (use --stop, --build or --bin)" ;;
     esac
     install_packages
     build_binaries

@@ -12,6 +12,7 @@ from emulator import Cluster, kubernetes_api
 @pytest_asyncio.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
     """kmock's Kubernetes emulator over real HTTP, with what Helm's client needs added, and a
-    kubeconfig naming it. An emulator, because no Kubernetes server can run on these machines."""
+        kubeconfig naming it. An emulator only where a real cluster cannot show the behaviour quickly
+    (tests/cluster/ has the real one)."""
     async with kubernetes_api(tmp_path) as api:
         yield api

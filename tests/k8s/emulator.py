@@ -1,7 +1,8 @@
 """An HTTP-level Kubernetes API for tests: kmock's emulator, taught what Helm's client needs.
 
-No Kubernetes server can run on these machines (ENVIRONMENT.md), so the kubernetes target is
-tested against `kmock.KubernetesEmulator`, a stateful in-memory Kubernetes API over real HTTP.
+The kubernetes target runs on a real cluster in tests/cluster/; this emulator remains for what a
+real cluster cannot show quickly (see tests/k8s/test_kubernetes_target.py): it is
+`kmock.KubernetesEmulator`, a stateful in-memory Kubernetes API over real HTTP.
 Helm's client asks the server two things kmock does not answer by itself, added here:
 
 - API discovery for the kinds the packs' charts use (namespaces, secrets for Helm's release
@@ -287,30 +288,3 @@ def play_controller(cluster: Cluster) -> None:
                 }
             }
         )
-
-
-def add_pod(
-    cluster: Cluster, name: str, namespace: str, app: str, container_status: dict[str, Any]
-) -> None:
-    """Put a pod of `app` in the state a kubelet would report (the test plays the kubelet)."""
-    cluster.emulator.objects["v1/pods", namespace, name] = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": {"draft.sh/app": app}},
-        "spec": {
-            "containers": [{"name": app, "image": f"{app}:x", "ports": [{"containerPort": 8080}]}]
-        },
-        "status": {
-            "phase": "Running",
-            "containerStatuses": [
-                {
-                    "name": app,
-                    "ready": False,
-                    "restartCount": 3,
-                    "image": f"{app}:x",
-                    "imageID": "",
-                    **container_status,
-                }
-            ],
-        },
-    }
