@@ -11,9 +11,19 @@ bash scripts/venv.sh
 venv=${DRAFT_VENV:-$repo/.venv}
 
 if [[ ${DRAFT_SKIP_SETUP:-0} != 1 ]]; then
+    # Kubernetes compiles (first run only) while the engine, registry and editors install.
+    log_dir=${DRAFT_SETUP_LOG_DIR:-/tmp/draft-setup}
+    mkdir -p "$log_dir"
+    bash scripts/setup-cluster.sh --build >"$log_dir/cluster-build.log" 2>&1 &
+    building=$!
     bash scripts/setup.sh
-    bash scripts/setup-cluster.sh
     bash scripts/setup-editors.sh
+    if ! wait "$building"; then
+        echo "cluster: building Kubernetes failed; the end of its log:" >&2
+        tail -n 30 "$log_dir/cluster-build.log" >&2
+        exit 1
+    fi
+    bash scripts/setup-cluster.sh
 fi
 
 echo "lint: ruff"
