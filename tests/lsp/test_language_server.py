@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import apply_edit
+from lsp_kit import apply_edit
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
