@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import pytest_lsp
-from lsp_kit import CAPABILITIES, apply_edit
+from lsp_kit import CAPABILITIES, apply_edit, bound_requests
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
@@ -35,6 +35,7 @@ async def client(
     lsp_client: LanguageClient, workspace: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[LanguageClient]:
     options: dict[str, Any] = getattr(request, "param", None) or {}
+    bound_requests(lsp_client)
     lsp_client.statuses = []  # type: ignore[attr-defined]
     lsp_client.edits = []  # type: ignore[attr-defined]
 

@@ -1,11 +1,18 @@
-"""What the LSP tests play an editor with: the client's capabilities, and applying Draft's
-create edit as an editor would. A module of its own, so tests import it (never conftest)."""
+"""What the LSP tests play an editor with: the client's capabilities, applying Draft's create
+edit as an editor would, and a bound on every request. A module of its own, so tests import it
+(never conftest)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+REQUEST_TIMEOUT = 60
+"""Seconds the server has to answer a request before the test fails instead of hanging."""
 
 CAPABILITIES = types.ClientCapabilities(
     workspace=types.WorkspaceClientCapabilities(
@@ -43,3 +50,13 @@ def apply_edit(edit: types.WorkspaceEdit) -> None:
             (text_edit,) = change.edits
             assert isinstance(text_edit, types.TextEdit)
             path.write_text(path.read_text() + text_edit.new_text)
+
+
+def bound_requests(client: LanguageClient, timeout: float = REQUEST_TIMEOUT) -> None:
+    """Make every request the client sends fail after `timeout` seconds without an answer."""
+    send = client.protocol.send_request_async
+
+    def bounded(method: str, params: Any | None = None, msg_id: Any | None = None) -> Any:
+        return asyncio.wait_for(send(method, params, msg_id), timeout)
+
+    client.protocol.send_request_async = bounded  # type: ignore[method-assign]
