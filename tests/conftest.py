@@ -15,18 +15,10 @@ from pathlib import Path
 import docker
 import docker.errors
 import pytest
-from kit import Draftd, free_port, removing_new_containers
+from kit import Draftd, free_port, missing, removing_new_containers
 
 REGISTRY = os.environ.get("DRAFT_REGISTRY", "127.0.0.1:5000")
 PYTHON_IMAGE = "python:3.12-slim"
-
-
-def missing(what: str) -> None:
-    """Fail under CI, skip elsewhere, always saying how to get `what`."""
-    message = f"{what} (run `bash scripts/setup.sh`)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI needs {message}", pytrace=False)
-    pytest.skip(f"needs {message}")
 
 
 @pytest.fixture(scope="session")
