@@ -1,9 +1,14 @@
 """Packs: the template sets Draft scaffolds an app from.
 
-A pack is a folder holding `pack.toml`, a `Dockerfile`, a `.dockerignore`, a Helm
-chart under `chart/` and optionally other files to add. Everything but
-`pack.toml` is copied into the app; files ending in `.j2` are rendered with
-Jinja2 (suffix dropped) so Helm's own `{{ }}` in the chart stay untouched.
+A pack is a folder holding `pack.toml`, a `Dockerfile`, a `.dockerignore` and
+optionally other files to add. Everything but `pack.toml` is copied into the app;
+files ending in `.j2` are rendered with Jinja2 (suffix dropped) so Helm's own
+`{{ }}` in the chart stay untouched.
+
+The Helm chart is shared: every pack without a `chart/` folder of its own gets the
+one chart in the built-in packs' `_chart/` folder, filled from its `pack.toml`
+(`port`, `[probes]`, `[resources]`). A pack that ships `chart/` (a team's pack in
+the original layout) gets exactly that chart instead.
 
 Packs are looked up by name along a search path: the folders in
 `DRAFT_PACKS_PATH` first (a team's own packs, which may override a built-in
@@ -13,6 +18,7 @@ pack of the same name), then the built-in packs shipped with Draft.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +29,13 @@ from draft.errors import PackError
 
 PACK_FILE = "pack.toml"
 PACKS_PATH_ENV = "DRAFT_PACKS_PATH"
+CHART_FOLDER = "chart"
+SHARED_CHART = "_chart"
+"""The shared chart's folder among the built-in packs (no pack.toml: never a pack itself)."""
+DEFAULT_RESOURCES: Mapping[str, Mapping[str, str]] = {
+    "requests": {"cpu": "100m", "memory": "128Mi"},
+    "limits": {"memory": "512Mi"},
+}
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,16 @@ class DetectRules:
     """Marker file names (globs like `*.csproj` allowed), e.g. `go.mod`."""
     extensions: tuple[str, ...] = ()
     """Source extensions, weighted by bytes, e.g. `.go`."""
+
+
+@dataclass(frozen=True)
+class Probes:
+    """pack.toml's `[probes]`: how Kubernetes checks the app is up (the chart's `probes`)."""
+
+    http_path: str = ""
+    """An HTTP path to probe (e.g. `/healthz`); empty probes the TCP port."""
+    initial_delay_seconds: int = 2
+    period_seconds: int = 10
 
 
 @dataclass(frozen=True)
@@ -50,10 +73,23 @@ class Pack:
     """The language as people say it ("Python", "C#"); pack.toml's `title`, else the name."""
     source: str = "builtin"
     """Where it was found: `builtin`, or the search-path folder it came from."""
+    probes: Probes = Probes()
+    resources: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: DEFAULT_RESOURCES)
+    """pack.toml's `[resources]`: the container's `requests` and `limits` (the chart's)."""
 
     @property
     def builtin(self) -> bool:
         return self.source == "builtin"
+
+    @property
+    def own_chart(self) -> bool:
+        """Whether the pack ships its own `chart/` (then the shared chart is not used)."""
+        return (self.path / CHART_FOLDER).is_dir()
+
+    @property
+    def chart_source(self) -> Path:
+        """The folder scaffolding copies to the app's `chart/`: the pack's own, else the shared."""
+        return self.path / CHART_FOLDER if self.own_chart else shared_chart_dir()
 
 
 def builtin_packs_dir() -> Path:
@@ -62,6 +98,11 @@ def builtin_packs_dir() -> Path:
     if installed.is_dir():
         return installed
     return Path(__file__).resolve().parent.parent / "packs"
+
+
+def shared_chart_dir() -> Path:
+    """The one chart every pack without its own `chart/` is scaffolded with."""
+    return builtin_packs_dir() / SHARED_CHART
 
 
 def search_path(extra: list[Path] | None = None) -> list[tuple[Path, str]]:
@@ -91,7 +132,8 @@ def load_pack(folder: Path, source: str = "builtin") -> Pack:
     except (KeyError, TypeError, ValueError) as exc:
         raise PackError(
             f"{manifest} is malformed ({exc}).",
-            "It needs name, description, port, images and a [detect] table.",
+            "It needs name, description, port, images and a [detect] table; "
+            "[probes] and [resources] are optional.",
         ) from exc
 
 
@@ -113,7 +155,44 @@ def _pack_from_toml(raw: dict[str, Any], folder: Path, source: str) -> Pack:
         variables={str(k): str(v) for k, v in raw.get("variables", {}).items()},
         title=str(raw.get("title") or str(raw["name"]).capitalize()),
         source=source,
+        probes=_probes(raw.get("probes", {})),
+        resources=_resources(raw.get("resources", DEFAULT_RESOURCES)),
     )
+
+
+def _probes(raw: Any) -> Probes:
+    if not isinstance(raw, dict):
+        raise TypeError("[probes] must be a table")
+    unknown = sorted(set(raw) - set(Probes.__dataclass_fields__))
+    if unknown:
+        raise ValueError(f"[probes] has no key {unknown[0]!r}")
+    probes = Probes(**raw)
+    if not isinstance(probes.http_path, str) or probes.http_path[:1] not in ("", "/"):
+        raise ValueError(f"probes.http_path must be empty or start with '/': {probes.http_path!r}")
+    for key, least in (("initial_delay_seconds", 0), ("period_seconds", 1)):
+        value = getattr(probes, key)
+        if type(value) is not int or value < least:
+            raise ValueError(f"probes.{key} must be an integer of at least {least}: {value!r}")
+    return probes
+
+
+_RESOURCE = re.compile(r"[a-z0-9]([a-z0-9./-]*[a-z0-9])?")
+_QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?([eE][0-9]+|[numkKMGTPE]i?)?")
+
+
+def _resources(raw: Any) -> Mapping[str, Mapping[str, str]]:
+    """`requests` and `limits`, each resource → a Kubernetes quantity (`cpu = "100m"`)."""
+    if not isinstance(raw, dict) or not set(raw) <= {"requests", "limits"}:
+        raise ValueError("[resources] holds only the tables requests and limits")
+    resources: dict[str, dict[str, str]] = {}
+    for kind, amounts in raw.items():
+        if not isinstance(amounts, dict):
+            raise TypeError(f"resources.{kind} must be a table")
+        resources[kind] = {str(name): str(amount) for name, amount in amounts.items()}
+        for name, amount in resources[kind].items():
+            if not _RESOURCE.fullmatch(name) or not _QUANTITY.fullmatch(amount):
+                raise ValueError(f"resources.{kind}.{name} = {amount!r} is not a quantity")
+    return resources
 
 
 def packs_in(folder: Path, source: str) -> Iterator[Pack]:

@@ -7,6 +7,7 @@ Nothing that exists is ever overwritten: it is reported as skipped.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from draft import config
 from draft.errors import PackError
-from draft.packs import PACK_FILE, Pack
+from draft.packs import CHART_FOLDER, PACK_FILE, Pack
 
 TEMPLATE_SUFFIX = ".j2"
 
@@ -37,18 +38,34 @@ class ScaffoldResult:
 
 
 def template_variables(pack: Pack, app_name: str) -> dict[str, object]:
-    """What `.j2` files in a pack may use: the pack's own variables, then Draft's."""
-    return {**pack.variables, "app_name": app_name, "port": pack.port, "pack": pack.name}
+    """What `.j2` files (the pack's and the shared chart's) may use: the pack's own variables,
+    then Draft's: `app_name`, `pack`, and pack.toml's `port`, `probes` and `resources`."""
+    return {
+        **pack.variables,
+        "app_name": app_name,
+        "port": pack.port,
+        "pack": pack.name,
+        "probes": dataclasses.asdict(pack.probes),
+        "resources": {kind: dict(amounts) for kind, amounts in pack.resources.items()},
+    }
 
 
-def _pack_files(pack: Pack) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(pack.path):
+def _files_under(folder: Path, prefix: Path) -> Iterator[tuple[Path, Path]]:
+    """(file, its path in the app) for every file under `folder`, in a stable order."""
+    for dirpath, dirnames, filenames in os.walk(folder):
         dirnames.sort()
         for name in sorted(filenames):
             full = Path(dirpath) / name
-            if full.parent == pack.path and name == PACK_FILE:
-                continue
-            yield full
+            yield full, prefix / full.relative_to(folder)
+
+
+def _pack_files(pack: Pack) -> Iterator[tuple[Path, Path]]:
+    """The pack's files but pack.toml, and the shared chart under `chart/` unless it has one."""
+    for full, relative in _files_under(pack.path, Path()):
+        if relative != Path(PACK_FILE):
+            yield full, relative
+    if not pack.own_chart:
+        yield from _files_under(pack.chart_source, Path(CHART_FOLDER))
 
 
 def plan(
@@ -64,8 +81,7 @@ def plan(
     )
     variables = template_variables(pack, app_name)
     planned: list[PlannedFile] = []
-    for source in _pack_files(pack):
-        relative = source.relative_to(pack.path)
+    for source, relative in _pack_files(pack):
         data = source.read_bytes()
         if source.suffix == TEMPLATE_SUFFIX:
             relative = relative.with_suffix("")

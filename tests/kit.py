@@ -1,6 +1,7 @@
 """The pieces end-to-end tests are made of: a scaffolded copy of an example app, the `draft`
-CLI run as a user runs it (a subprocess), a real draftd on its own port and state folder, and
-waiting for a URL to answer a text."""
+CLI run as a user runs it (a subprocess), a real draftd on its own port and state folder,
+waiting for a URL to answer a text, reading a child's output line with a timeout, and what
+a test does when a real thing it needs is missing."""
 
 from __future__ import annotations
 
@@ -8,28 +9,30 @@ import contextlib
 import http.client
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import time
+import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import IO, NoReturn
 
 import docker
+import pytest
+from waiting import until
 
 REPO = Path(__file__).resolve().parents[1]
 DRAFT = [sys.executable, "-m", "draft.cli"]
 
 
 def missing(what: str, how: str = "bash scripts/setup.sh") -> NoReturn:
-    """Fail under CI, skip elsewhere, always saying how to get `what`."""
-    import pytest
-
+    """Fail under CI, skip elsewhere, always saying how to get `what`: CI must never pass by
+    skipping what it was meant to prove."""
     message = f"{what} (run `{how}`)"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI needs {message}", pytrace=False)
@@ -45,7 +48,12 @@ def free_port() -> int:
 def scaffold(folder: Path, name: str, example: str = "python", **settings: object) -> Path:
     """A copy of examples/<example> after `draft create`, with draft.toml keys overridden."""
     shutil.copytree(REPO / "examples" / example, folder)
-    subprocess.run([*DRAFT, "create", str(folder), "--name", name], check=True, capture_output=True)
+    subprocess.run(
+        [*DRAFT, "create", str(folder), "--name", name],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     toml = folder / "draft.toml"
     text = toml.read_text()
     for key, value in settings.items():
@@ -74,14 +82,26 @@ def fetch(url: str) -> str | None:
 
 
 def wait_for_text(url: str, text: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    seen = None
-    while time.monotonic() < deadline:
+    seen: str | None = None
+
+    def answers() -> bool:
+        nonlocal seen
         seen = fetch(url)
-        if seen == text:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{url} answered {seen!r}, not {text!r}, within {timeout} s")
+        return seen == text
+
+    until(answers, timeout, lambda: f"{url} answered {seen!r}, not {text!r}")
+
+
+def read_line(stream: IO[str] | None, timeout: float = 300) -> str:
+    """The next line a child process writes to `stream` (a pipe), failing after `timeout`
+    seconds rather than hanging the test when none comes."""
+    assert stream is not None, "the process's output is not a pipe"
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: lines.put(stream.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
+        raise AssertionError(f"no line of output within {timeout} s") from None
 
 
 @dataclass
@@ -121,10 +141,7 @@ class Draftd:
             stdout=subprocess.DEVNULL,
             stderr=(self.state.parent / "draftd.log").open("wb"),
         )
-        deadline = time.monotonic() + 15
-        while fetch(f"{self.url}/v1/health") is None:
-            assert time.monotonic() < deadline, "draftd did not start"
-            time.sleep(0.1)
+        until(lambda: fetch(f"{self.url}/v1/health") is not None, 15, "draftd did not start")
 
     def draft(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -141,6 +158,7 @@ class Draftd:
         return {f"sha256:{p.name}" for p in (self.state / "blobs" / "sha256").glob("*/*")}
 
     def stop(self) -> None:
+        """Stop draftd and wait until it has ended (after the deploys it had under way)."""
         if self.process is not None:
             self.process.terminate()
             self.process.wait(10)
@@ -149,6 +167,16 @@ class Draftd:
             pid = json.loads(info.read_text())["pid"]
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
+            until(lambda: not running(pid), 30, f"draftd (pid {pid}) did not stop")
+
+
+def running(pid: int) -> bool:
+    """Whether process `pid` still runs (an ended one nobody has reaped yet does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 @contextlib.contextmanager
@@ -170,5 +198,5 @@ def stop(process: subprocess.Popen[str]) -> tuple[str, str]:
         out, err = process.communicate(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
-        out, err = process.communicate()
+        out, err = process.communicate(timeout=20)
     return out, err

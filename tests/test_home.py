@@ -77,7 +77,7 @@ def test_version_says_when_draftd_is_not_reachable(capsys: pytest.CaptureFixture
 
 
 def git(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
 
 
 def commit_all(repo: Path, message: str) -> None:

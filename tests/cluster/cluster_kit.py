@@ -4,30 +4,14 @@ make directly (namespaces, pods, Helm's release records), through the `kubernete
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from kubernetes import client as k8s
 from kubernetes import config as kubeconfig
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
-
-T = TypeVar("T")
-
-
-def until(condition: Callable[[], T], timeout: float, what: str, every: float = 0.25) -> T:
-    """The first truthy value of `condition()` within `timeout` seconds, else fail saying `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout:g} s")
-        time.sleep(every)
 
 
 @dataclass

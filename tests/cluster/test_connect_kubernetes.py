@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from cluster_kit import Cluster, until
+from cluster_kit import Cluster
 from kit import Draftd, fetch, scaffold, set_greeting, wait_for_text
+from waiting import until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.docker]
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cluster_kit import Cluster, until
+from cluster_kit import Cluster
 from kit import Draftd, fetch, scaffold
+from waiting import until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.docker]
 

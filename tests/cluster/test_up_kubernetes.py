@@ -9,8 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
-from cluster_kit import Cluster, until
+from cluster_kit import Cluster
 from kit import Draftd, fetch, scaffold, set_greeting, stop, wait_for_text
+from waiting import until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.docker]
 

@@ -302,7 +302,7 @@ class DaemonFactory:
         targets = {"docker": target, **options.pop("targets", {})}
         app = create_app(self.state, builder, targets, token, host=host, **options)
         runner, port = await serve(app, host, 0)
-        session = aiohttp.ClientSession()
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))  # no hang
         self.running.append((runner, session))
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return Daemon(f"http://127.0.0.1:{port}", session, builder, target, self.state, headers)

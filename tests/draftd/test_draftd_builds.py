@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from daemon_kit import DOCKERFILE, Daemon, DaemonFactory, FakeTarget
+from waiting import until_async
 
 from draftd.builder import BuildFailed
 from draftd.targets.base import DeployError
@@ -14,12 +13,6 @@ pytestmark = pytest.mark.asyncio
 
 APP = {"Dockerfile": DOCKERFILE, "app.py": b"print('Hello World!')\n"}
 EDITED = {"Dockerfile": DOCKERFILE, "app.py": b"print('Hello, Draft!')\n"}
-
-
-async def until(condition, timeout: float = 5) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 def phases(events: list[dict]) -> list[str]:
@@ -65,7 +58,7 @@ async def test_newer_save_supersedes_the_build_in_flight_which_is_never_deployed
 ) -> None:
     release = daemon.builder.hold("hello")
     first = await daemon.deploy(APP)
-    await until(lambda: len(daemon.builder.contexts) == 1)  # the first build is building
+    await until_async(lambda: len(daemon.builder.contexts) == 1, 5)  # the first build is building
     second = await daemon.deploy(EDITED)
     outcome = await daemon.outcome(first)
     assert outcome["phase"] == "superseded"
@@ -82,10 +75,11 @@ async def test_build_superseded_while_deploying_finishes_before_the_newer_deploy
     first = await daemon.deploy(APP)
     # The first build's deploy is held: the second build's deploy must wait for it, not overtake it.
     release_first = daemon.target.hold(first)
-    await until(lambda: daemon.target.started == [first])
+    await until_async(lambda: daemon.target.started == [first], 5)
     second = await daemon.deploy(EDITED)
     assert (await daemon.outcome(first))["phase"] == "superseded"
-    await asyncio.sleep(0.2)
+    # Built, the newer build goes straight on to wait for the deploy lock the first one holds.
+    await until_async(lambda: len(daemon.builder.images) == 2, 5, "the newer build was not built")
     assert daemon.target.started == [first]  # the newer deploy has not started
     release_first.set()
     assert (await daemon.outcome(second))["phase"] == "ready"
@@ -180,7 +174,7 @@ async def test_build_args_and_secret_values_never_reach_events(daemon: Daemon) -
 async def test_cancel_stops_the_build(daemon: Daemon) -> None:
     daemon.builder.hold("hello")
     build_id = await daemon.deploy(APP)
-    await until(lambda: len(daemon.builder.contexts) == 1)
+    await until_async(lambda: len(daemon.builder.contexts) == 1, 5)
     status, answer = await daemon.request("POST", f"/v1/builds/{build_id}/cancel")
     assert (status, answer) == (200, {"phase": "failed"})
     assert (await daemon.outcome(build_id))["reason"] == "the build was cancelled"

@@ -3,11 +3,12 @@ starts from what the container holds now, even when an earlier sync landed meanw
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 import pytest_asyncio
 from daemon_kit import DOCKERFILE, Daemon, DaemonFactory, SyncingTarget
+from waiting import until_async
+
+from draftd.model import AppKey
 
 pytestmark = pytest.mark.asyncio
 
@@ -56,13 +57,21 @@ async def test_a_save_queued_behind_a_sync_copies_what_changed_since_that_sync(
     first = {"Dockerfile": DOCKERFILE, "app.py": b"v1", "util.py": b"u1"}
     await daemon.outcome(await daemon.deploy(first))
 
+    asked: list[str] = []  # which builds asked whether they can sync
+    can_sync = target.can_sync
+
+    async def recording(key: AppKey, container: str) -> bool:
+        asked.append(container)
+        return await can_sync(key, container)
+
+    target.can_sync = recording  # type: ignore[method-assign]
     syncing = await daemon.deploy({**first, "app.py": b"v2"})
     target.hold(syncing)
-    while not target.synced:
-        await asyncio.sleep(0.01)
+    await until_async(lambda: target.synced, 5, "the first sync did not start")
     # Against the first deploy only util.py differs; against the sync under way, app.py too.
     newest = await daemon.deploy({**first, "util.py": b"u2"})
-    await asyncio.sleep(0.1)
+    # Once it may sync, the newest build goes straight on to wait for the deploy lock.
+    await until_async(lambda: len(asked) == 2, 5, "the newest build did not plan its sync")
     target.holds[syncing].set()
 
     assert (await daemon.outcome(syncing))["phase"] == "superseded"

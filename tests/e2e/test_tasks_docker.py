@@ -66,20 +66,29 @@ def test_watching_does_not_loop_on_what_a_pre_up_task_writes(
     """A pre-up task rewrites generated.txt on every up; watching sees that write, but the
     app is unchanged, so it is not built or deployed again."""
     import json
-    import time
 
-    from kit import stop
+    from kit import read_line, stop
+    from waiting import until
 
     app = scaffold(tmp_path / "app", "tasks-app", watch_delay=0.1)
     (app / ".draft-tasks.toml").write_text(
         "[pre-up]\ngenerate = \"sh -c 'echo same > generated.txt'\"\n"
     )
+    generated = app / "generated.txt"
     watching = draftd.draft_background("up", str(app), "--watch")
     try:
-        assert watching.stdout is not None
-        assert watching.stdout.readline().startswith("http://127.0.0.1:")
-        time.sleep(4)
+        assert read_line(watching.stdout).startswith("http://127.0.0.1:")
+        # The task's write after the first up is seen: the watcher runs the task again (a
+        # new write), and again — each time finding the app unchanged, or this would build.
+        for _ in range(2):
+            written = generated.stat().st_mtime_ns
+            until(
+                lambda then=written: generated.stat().st_mtime_ns != then,
+                30,
+                "the watcher did not run the pre-up task again",
+            )
     finally:
-        stop(watching)
+        _, said = stop(watching)
     builds = json.loads(draftd.draft("history", str(app), "-o", "json").stdout)
     assert len(builds) == 1, builds
+    assert said.count("sending the build to draftd") == 1, "only the first up sends a build"

@@ -16,6 +16,7 @@ from kit import (
     Draftd,
     fetch,
     free_port,
+    read_line,
     removing_new_containers,
     scaffold,
     set_greeting,
@@ -55,8 +56,7 @@ def test_up_serves_hello_world_then_watch_serves_each_change(
 
     watching = draftd.draft_background("up", str(app), "--watch")
     try:
-        assert watching.stdout is not None
-        assert watching.stdout.readline().strip() == url, "a redeploy keeps the app's URL"
+        assert read_line(watching.stdout).strip() == url, "a redeploy keeps the app's URL"
         set_greeting(app, "Hello, Draft!")
         wait_for_text(url, "Hello, Draft!")
     finally:
@@ -89,8 +89,7 @@ def test_twenty_changes_in_two_seconds_end_on_the_last_and_never_go_back(
     seen: list[int] = []
     done = threading.Event()
     try:
-        assert watching.stdout is not None
-        url = watching.stdout.readline().strip()
+        url = read_line(watching.stdout).strip()
         assert fetch(url) == "Hello World!"
 
         def poll() -> None:
@@ -106,9 +105,12 @@ def test_twenty_changes_in_two_seconds_end_on_the_last_and_never_go_back(
             set_greeting(app, f"version {version}")
             time.sleep(0.1)
         wait_for_text(url, "version 20", timeout=180)
-        time.sleep(1)  # would an older build still land after the newest?
+        # Would an older build still land after the newest? Stop sending saves, then stop
+        # draftd: it ends after the deploys it has under way, so every one has landed.
+        stop(watching)
+        draftd.stop()
         done.set()
-        poller.join()
+        poller.join(10)
     finally:
         done.set()
         stop(watching)
@@ -129,9 +131,9 @@ def test_with_a_registry_the_deployed_image_is_the_pushed_tag(
     assert "pushing" in {e["phase"] for e in events}
     assert events[-1]["kind"] == "result" and events[-1]["phase"] == "ready"
 
-    with urllib.request.urlopen(f"http://{registry}/v2/_catalog") as answer:
+    with urllib.request.urlopen(f"http://{registry}/v2/_catalog", timeout=10) as answer:
         assert "pushed-app" in json.load(answer)["repositories"]
-    with urllib.request.urlopen(f"http://{registry}/v2/pushed-app/tags/list") as answer:
+    with urllib.request.urlopen(f"http://{registry}/v2/pushed-app/tags/list", timeout=10) as answer:
         tags = json.load(answer)["tags"]
     container = docker_engine.containers.get("draft-pushed-app-development")
     image = container.attrs["Config"]["Image"]

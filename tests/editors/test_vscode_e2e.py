@@ -18,7 +18,7 @@ import docker
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-from kit import Draftd, free_port
+from kit import Draftd, free_port, missing
 
 TOOLS = Path(
     os.environ.get(
@@ -36,16 +36,16 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture
 def vscode() -> None:
-    missing = [
+    absent = [
         str(p)
         for p in (CODE_SERVER, PLAYWRIGHT, VSIX, NODE, Path("/usr/bin/chromium"))
         if not p.exists()
     ]
-    if missing:
-        message = f"code-server, playwright-core, Chromium, Node 24 and the built .vsix (run `bash scripts/setup-editors.sh`); missing: {missing}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI needs {message}", pytrace=False)
-        pytest.skip(f"needs {message}")
+    if absent:
+        missing(
+            f"code-server, playwright-core, Chromium, Node 24 and the built .vsix; missing: {absent}",
+            "bash scripts/setup-editors.sh",
+        )
 
 
 

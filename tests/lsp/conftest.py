@@ -11,47 +11,11 @@ from typing import Any
 
 import pytest
 import pytest_lsp
+from lsp_kit import CAPABILITIES, apply_edit, bound_requests
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 REPO = Path(__file__).resolve().parents[2]
-
-CAPABILITIES = types.ClientCapabilities(
-    workspace=types.WorkspaceClientCapabilities(
-        apply_edit=True,
-        workspace_edit=types.WorkspaceEditClientCapabilities(
-            document_changes=True, resource_operations=[types.ResourceOperationKind.Create]
-        ),
-        workspace_folders=True,
-    ),
-    window=types.WindowClientCapabilities(work_done_progress=True),
-    text_document=types.TextDocumentClientCapabilities(
-        code_action=types.CodeActionClientCapabilities(
-            resolve_support=types.ClientCodeActionResolveOptions(properties=["edit"])
-        ),
-        hover=types.HoverClientCapabilities(content_format=[types.MarkupKind.Markdown]),
-        completion=types.CompletionClientCapabilities(
-            completion_item=types.ClientCompletionItemOptions(
-                documentation_format=[types.MarkupKind.Markdown]
-            )
-        ),
-    ),
-)
-
-
-def apply_edit(edit: types.WorkspaceEdit) -> None:
-    """What an editor does with Draft's create edit: make the files, insert their text."""
-    for change in edit.document_changes or []:
-        if isinstance(change, types.CreateFile):
-            path = Path(change.uri.removeprefix("file://"))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            assert not path.exists(), f"Draft must not overwrite {path}"
-            path.write_text("")
-        elif isinstance(change, types.TextDocumentEdit):
-            path = Path(change.text_document.uri.removeprefix("file://"))
-            (text_edit,) = change.edits
-            assert isinstance(text_edit, types.TextEdit)
-            path.write_text(path.read_text() + text_edit.new_text)
 
 
 @pytest.fixture
@@ -71,6 +35,7 @@ async def client(
     lsp_client: LanguageClient, workspace: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[LanguageClient]:
     options: dict[str, Any] = getattr(request, "param", None) or {}
+    bound_requests(lsp_client)
     lsp_client.statuses = []  # type: ignore[attr-defined]
     lsp_client.edits = []  # type: ignore[attr-defined]
 

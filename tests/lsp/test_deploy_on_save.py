@@ -4,9 +4,7 @@ answers the new text, and the client saw work-done progress begin and end."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 from kit import Draftd, fetch, free_port, removing_new_containers, set_greeting
 from lsprotocol import types
 from pytest_lsp import LanguageClient
+from waiting import until_async
 
 from draft import packs, scaffold
 
@@ -58,10 +57,11 @@ async def test_save_redeploys_and_serves_the_new_text(
         types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
     )
 
-    deadline = time.monotonic() + 240
-    while not any(s.phase in ("ready", "failed") for s in client.statuses):  # type: ignore[attr-defined]
-        assert time.monotonic() < deadline, "the deploy never finished"
-        await asyncio.sleep(0.2)
+    await until_async(
+        lambda: any(s.phase in ("ready", "failed") for s in client.statuses),  # type: ignore[attr-defined]
+        240,
+        "the deploy never finished",
+    )
     phases = [s.phase for s in client.statuses]  # type: ignore[attr-defined]
     assert "building" in phases and "deploying" in phases
     ready = client.statuses[-1]  # type: ignore[attr-defined]

@@ -9,11 +9,13 @@ import shutil
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import apply_edit
+from lsp_kit import apply_edit
 from lsprotocol import types
 from pytest_lsp import LanguageClient
+from waiting import until_async
 
 from draft import packs, scaffold
 
@@ -48,10 +50,7 @@ def change(client: LanguageClient, uri: str, version: int, text: str) -> None:
 async def diagnostics_for(
     client: LanguageClient, uri: str, timeout: float = 30
 ) -> list[types.Diagnostic]:
-    deadline = time.monotonic() + timeout
-    while uri not in client.diagnostics:
-        assert time.monotonic() < deadline, f"no diagnostics for {uri}"
-        await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    await until_async(lambda: uri in client.diagnostics, timeout, f"no diagnostics for {uri}")
     return list(client.diagnostics.pop(uri))
 
 
@@ -254,12 +253,25 @@ async def test_draftd_unreachable_is_one_clear_failure_and_checks_go_on(
         types.DidChangeConfigurationParams(settings={"draft": {"daemonUrl": "http://127.0.0.1:9"}})
     )
     uri = open_doc(client, app / "app.py", "python")
-    for _ in range(2):
+
+    def failures() -> list[Any]:
+        return [s for s in client.statuses if s.phase == "failed"]  # type: ignore[attr-defined]
+
+    for count in (1, 2):
         client.text_document_did_save(
             types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
         )
-        await asyncio.sleep(1.5)
-    failed = [s for s in client.statuses if s.phase == "failed"]  # type: ignore[attr-defined]
+        await until_async(lambda n=count: len(failures()) >= n, 30, f"save {count} did not fail")
+    # After the second failure's status the server logs it (shown only once): wait for that line.
+    await until_async(
+        lambda: any(
+            m.type == types.MessageType.Error and "draftd does not answer" in m.message
+            for m in client.log_messages
+        ),
+        10,
+        "the second failure was not logged",
+    )
+    failed = failures()
     assert len(failed) == 2
     assert "draftd does not answer at http://127.0.0.1:9" in failed[0].message
     errors = [m for m in client.messages if m.type == types.MessageType.Error]
@@ -294,7 +306,8 @@ async def test_a_keystroke_is_answered_while_a_deploy_waits(
         client.text_document_did_save(
             types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
         )
-        await asyncio.sleep(0.5)
+        silent.settimeout(30)  # the deploy has reached "draftd" once it connects
+        connection, _ = await asyncio.to_thread(silent.accept)
         toml_uri = open_doc(client, app / "draft.toml", "toml")
         started = time.monotonic()
         hover = await client.text_document_hover_async(
@@ -306,5 +319,6 @@ async def test_a_keystroke_is_answered_while_a_deploy_waits(
         assert time.monotonic() - started < 1
         assert hover is not None
         assert not [s for s in client.statuses if s.phase in ("ready", "failed")]  # type: ignore[attr-defined]
+        connection.close()
     finally:
         silent.close()
