@@ -103,13 +103,18 @@ def assert_carries_the_pack(chart_dir: Path, pack: packs.Pack, release: str) -> 
     container = deployment_of(chart_dir, release)
     assert container["ports"] == [{"name": "http", "containerPort": pack.port, "protocol": "TCP"}]
     assert {"name": "PORT", "value": str(pack.port)} in container["env"]
-    for kind in ("readinessProbe", "livenessProbe"):
-        probe = container[kind]
-        assert {k: v for k, v in probe.items() if k in ("httpGet", "tcpSocket")} == probe_handler(
-            pack.probes
-        )
-        assert probe["initialDelaySeconds"] == pack.probes.initial_delay_seconds
-        assert probe["periodSeconds"] == pack.probes.period_seconds
+    readiness = container["readinessProbe"]
+    assert {k: v for k, v in readiness.items() if k in ("httpGet", "tcpSocket")} == probe_handler(
+        pack.probes
+    )
+    assert readiness["initialDelaySeconds"] == pack.probes.initial_delay_seconds
+    assert readiness["periodSeconds"] == pack.probes.period_seconds
+    startup = container["startupProbe"]
+    assert startup["tcpSocket"] == {"port": "http"}, "started: the app listens on its port"
+    assert startup["periodSeconds"] * startup["failureThreshold"] == pack.probes.startup_seconds
+    liveness = container["livenessProbe"]
+    assert liveness["tcpSocket"] == {"port": "http"}, "alive: never the readiness path"
+    assert liveness["periodSeconds"] > readiness["periodSeconds"]
     assert {k: {n: str(a) for n, a in v.items()} for k, v in container["resources"].items()} == {
         k: dict(v) for k, v in pack.resources.items()
     }

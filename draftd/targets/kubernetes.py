@@ -265,11 +265,16 @@ class KubernetesTarget:
             wanted = spec.replicas if spec.replicas is not None else 1
             available = (status.available_replicas or 0) if status else 0
             updated = (status.updated_replicas or 0) if status else 0
+            # Pods of older revisions still counted (not yet told to terminate): as `kubectl
+            # rollout status`, the rollout is done only when every replica is the new one and
+            # available, not when an old pod's availability makes up the number.
+            total = (status.replicas or 0) if status else 0
             generation = (status.observed_generation or 0) if status else 0
             observed = generation >= (meta.generation or 0)
             name = meta.name
             rollout.progress.append(f"{name}: {updated}/{wanted} updated, {available} available")
-            if not (observed and updated >= wanted and available >= wanted):
+            settled = total <= updated and available >= updated
+            if not (observed and updated >= wanted and available >= wanted and settled):
                 ready = False
                 rollout.waiting = f"{name} has {available} of {wanted} replicas available"
                 if probe:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from cluster_kit import Cluster
-from kit import Draftd, fetch, scaffold
+from kit import Draftd, fetch, scaffold, set_greeting
 from waiting import until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.docker]
@@ -18,6 +18,8 @@ def test_up_without_a_registry_runs_the_image_built_here(
     tmp_path: Path, cluster: Cluster, cluster_draftd: Draftd, namespace: str
 ) -> None:
     app = scaffold(tmp_path / "app", "local", namespace=namespace, target="kubernetes")
+    greeting = f"Hello from {namespace}"  # new content: an image the node cannot have yet
+    set_greeting(app, greeting)
     up = cluster_draftd.draft("up", str(app), "--no-watch", timeout=600)
     assert up.returncode == 0, up.stderr
     assert "into the node's containerd" in up.stderr
@@ -25,4 +27,4 @@ def test_up_without_a_registry_runs_the_image_built_here(
     image = pod.spec.containers[0].image
     assert image.startswith("local:"), image
     url = cluster_draftd.draft("connect", str(app)).stdout.strip()
-    assert fetch(url) == "Hello World!"
+    assert fetch(url) == greeting
