@@ -58,9 +58,10 @@ class Probes:
     """Seconds after the app has started before the first readiness probe."""
     period_seconds: int = 1
     """Seconds between readiness probes: short, so a new pod serves as soon as it can."""
-    startup_seconds: int = 60
-    """How long the app may take to start listening (the startup probe) before the kubelet
-    restarts it; slow starters (the JVM) need more."""
+    startup_seconds: int = 0
+    """For slow starters (the JVM): how long the app may take to start listening before the
+    kubelet restarts it (a startup probe). 0: none — liveness already allows 30 s, and
+    without a startup probe the readiness probe answers as soon as the app listens."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ def _probes(raw: Any) -> Probes:
     probes = Probes(**raw)
     if not isinstance(probes.http_path, str) or probes.http_path[:1] not in ("", "/"):
         raise ValueError(f"probes.http_path must be empty or start with '/': {probes.http_path!r}")
-    for key, least in (("initial_delay_seconds", 0), ("period_seconds", 1), ("startup_seconds", 1)):
+    for key, least in (("initial_delay_seconds", 0), ("period_seconds", 1), ("startup_seconds", 0)):
         value = getattr(probes, key)
         if type(value) is not int or value < least:
             raise ValueError(f"probes.{key} must be an integer of at least {least}: {value!r}")

@@ -73,9 +73,9 @@ BAD_VALUES = [
     (
         "ingress flag as text",
         ("  enabled: false", "  enabled: nope"),
-        ("values.yaml", 38, 12, "schema"),
+        ("values.yaml", 39, 12, "schema"),
     ),
-    ("env as a mapping", ("env: []", "env: {A: b}"), ("values.yaml", 30, 6, "schema")),
+    ("env as a mapping", ("env: []", "env: {A: b}"), ("values.yaml", 31, 6, "schema")),
     (
         "unclosed flow sequence",
         ("imagePullSecrets: []", "imagePullSecrets: [a, b"),

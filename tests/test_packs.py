@@ -109,9 +109,12 @@ def assert_carries_the_pack(chart_dir: Path, pack: packs.Pack, release: str) -> 
     )
     assert readiness["initialDelaySeconds"] == pack.probes.initial_delay_seconds
     assert readiness["periodSeconds"] == pack.probes.period_seconds
-    startup = container["startupProbe"]
-    assert startup["tcpSocket"] == {"port": "http"}, "started: the app listens on its port"
-    assert startup["periodSeconds"] * startup["failureThreshold"] == pack.probes.startup_seconds
+    if pack.probes.startup_seconds:
+        startup = container["startupProbe"]
+        assert startup["tcpSocket"] == {"port": "http"}, "started: the app listens on its port"
+        assert startup["periodSeconds"] * startup["failureThreshold"] == pack.probes.startup_seconds
+    else:
+        assert "startupProbe" not in container, "a fast starter is ready as soon as it listens"
     liveness = container["livenessProbe"]
     assert liveness["tcpSocket"] == {"port": "http"}, "alive: never the readiness path"
     assert liveness["periodSeconds"] > readiness["periodSeconds"]

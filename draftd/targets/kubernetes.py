@@ -42,6 +42,8 @@ from draftd.targets.base import DeployError, Report, TargetUnavailable, lines_fr
 log = logging.getLogger(__name__)
 ROLLOUT_TIMEOUT = float(os.environ.get("DRAFTD_ROLLOUT_TIMEOUT", "180"))
 """How long a rollout may take to become ready (env DRAFTD_ROLLOUT_TIMEOUT, seconds)."""
+ROLLOUT_POLL = 0.1
+"""Seconds between two looks at a rollout (two list calls to the API server)."""
 RECONNECT_WINDOW = 60.0
 """How long a port-forward keeps trying to reach a ready pod before it drops a connection."""
 API_TIMEOUT = 3
@@ -231,7 +233,7 @@ class KubernetesTarget:
                     + (f": {state.waiting}" if state.waiting else "."),
                     "`draft logs` shows the app's output, `kubectl describe pod` the cluster's.",
                 )
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(ROLLOUT_POLL)
 
     def _rollout_state(self, release: str, namespace: str) -> _Rollout:
         api = self._api()
