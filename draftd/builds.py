@@ -19,7 +19,8 @@ from dataclasses import replace
 
 from draft.errors import DraftError
 from draftd.buildspec import BuildSpec
-from draftd.model import AppKey, BuildEvent, BuildStatusJSON, EventKind, Phase, Progress
+from draftd.model import AppKey, BuildEvent
+from draftd.wire import BuildStatusJSON, EventKind, Phase, Progress
 
 MAX_LOG_EVENTS = 5_000
 KEEP_PER_KEY = 50

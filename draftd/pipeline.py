@@ -34,16 +34,7 @@ from draftd.buildspec import BuildSpec
 from draftd.contexts import ContextFile, context_tar, materialize, read_file
 from draftd.history import BuildHistory
 from draftd.livesync import NeedsBuild, SyncPlan, SyncRules, plan, rules, sync_archive
-from draftd.model import (
-    AppKey,
-    BuildSettings,
-    Deployment,
-    DeployRequest,
-    Image,
-    Phase,
-    Progress,
-    SyncRequest,
-)
+from draftd.model import AppKey, Deployment, DeployRequest, Image, SyncRequest
 from draftd.ports import container_port
 from draftd.targets.base import (
     DeployError,
@@ -52,6 +43,7 @@ from draftd.targets.base import (
     SyncUnavailable,
     TargetUnavailable,
 )
+from draftd.wire import BuildSettings, Phase, Progress
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

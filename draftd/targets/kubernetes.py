@@ -37,6 +37,7 @@ from draft import release as release_values
 from draftd.model import AppKey, Deployment, DeployRequest
 from draftd.targets import helm_release
 from draftd.targets.base import DeployError, Report, TargetUnavailable, lines_from_thread
+from draftd.wire import DeploymentState
 
 ROLLOUT_TIMEOUT = 180.0
 API_TIMEOUT = 3
@@ -256,7 +257,7 @@ class KubernetesTarget:
         )
         if info is None:
             return Deployment(key, self.name, None, None, None, "absent")
-        state = "running" if info.status == "deployed" else "failed"
+        state: DeploymentState = "running" if info.status == "deployed" else "failed"
         forward = self._forwards.get(key)
         return Deployment(
             key, self.name, forward.url if forward else None, None, None, state,

@@ -24,10 +24,10 @@ import aiohttp
 
 from draftd.api import create_app
 from draftd.daemon import serve
-from draftd.model import AppKey, Deployment, DeployRequest, Image, Progress, SyncRequest
+from draftd.model import AppKey, Deployment, DeployRequest, Image, SyncRequest
 from draftd.targets.base import SyncUnavailable
+from draftd.wire import TERMINAL, Progress
 
-TERMINAL = {"ready", "failed", "superseded"}
 DOCKERFILE = b"FROM scratch\nCOPY . /app\nEXPOSE 5000\n"
 
 
