@@ -7,7 +7,7 @@ says how it becomes that JSON.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from draftd.wire import (
     BuildEventJSON,
@@ -92,20 +92,8 @@ class DeployRequest:
     port: int  # the container port (from the chart's containerPort / EXPOSE)
     pushed: bool  # whether the image is in a registry (else only in the local engine)
     restartable: bool = False
-    """Run the app so that saves can sync files into it and restart it (the docker target)."""
-
-
-@dataclass(frozen=True)
-class SyncRequest:
-    """Files to copy into a running app, which is then restarted where it runs."""
-
-    key: AppKey
-    build_id: str
-    container: str  # the container the files go into, as the deploy that made it named it
-    archive: bytes  # a tar of the files at their absolute paths in the container
-    files: int
-    port: int
-    wait: bool
+    """Run the app under the restart wrapper so that saves can sync into it (`draftd.sync`),
+    when the target has a syncer."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +107,9 @@ class Deployment:
     build_id: str | None
     state: DeploymentState
     detail: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
+    sync_instance: str | None = None
+    """What a later sync copies files into (`draftd.sync`), set by a deploy that ran the app
+    under the restart wrapper (the docker target: its container's id); else None."""
 
     def to_json(self) -> DeploymentJSON:
         return {

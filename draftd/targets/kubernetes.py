@@ -35,6 +35,7 @@ from urllib3.exceptions import HTTPError
 
 from draft import release as release_values
 from draftd.model import AppKey, Deployment, DeployRequest
+from draftd.sync.syncer import Syncer
 from draftd.targets import helm_release
 from draftd.targets.base import DeployError, Report, TargetUnavailable, lines_from_thread
 from draftd.wire import DeploymentState
@@ -67,6 +68,8 @@ def is_local_cluster(context: str) -> str | None:
 
 class KubernetesTarget:
     name = "kubernetes"
+    syncer: Syncer | None = None
+    """No sync into pods yet: every save builds the image and rolls it out."""
 
     def __init__(
         self,
