@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, cast
 
 import aiohttp
-import platformdirs
 
 from draft import userconfig
 from draft.errors import DraftError
+from draft.home import draftd_state
 from draft.manifest import Entry
 from draftd.wire import (
     TERMINAL,
@@ -61,21 +61,13 @@ class DaemonRefused(DraftError):
         self.status = status
 
 
-def state_dir() -> Path:
-    """draftd's state folder, as draftd/daemon.py chooses it (`DRAFTD_STATE` first)."""
-    explicit = os.environ.get("DRAFTD_STATE")
-    if explicit:
-        return Path(explicit)
-    return Path(platformdirs.user_data_dir("draft")) / "draftd"
-
-
 def configured_url() -> str | None:
     """The URL asked for (`DRAFT_DAEMON_URL`), else the one the local draftd wrote, else None."""
     explicit = os.environ.get(URL_ENV) or userconfig.values().get("daemon_url")
     if explicit:
         return explicit.rstrip("/")
     try:
-        info = json.loads((state_dir() / "draftd.json").read_text(encoding="utf-8"))
+        info = json.loads((draftd_state() / "draftd.json").read_text(encoding="utf-8"))
         return str(info["url"]).rstrip("/")
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -86,7 +78,7 @@ def configured_token() -> str | None:
     if token:
         return token
     try:
-        return (state_dir() / "token").read_text(encoding="utf-8").strip() or None
+        return (draftd_state() / "token").read_text(encoding="utf-8").strip() or None
     except OSError:
         return None
 
@@ -266,7 +258,7 @@ async def ensure_daemon(url: str | None = None) -> DraftdClient:
         except DaemonUnreachable:
             await asyncio.sleep(0.2)
     await client.close()
-    log = state_dir() / "draftd.log"
+    log = draftd_state() / "draftd.log"
     raise DaemonUnreachable(
         f"draftd did not start at {wanted} within {START_TIMEOUT:.0f} s.",
         f"Its log is {log}; or start it yourself with `draftd`.",
@@ -280,7 +272,7 @@ def _is_local(url: str) -> bool:
 def _start_local(url: str) -> None:
     """Start `draftd` detached, logging to its state folder, on the URL's port."""
     port = url.rsplit(":", 1)[-1].split("/")[0]
-    folder = state_dir()
+    folder = draftd_state()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     with (folder / "draftd.log").open("ab") as log:
         subprocess.Popen(

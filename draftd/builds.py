@@ -168,7 +168,8 @@ class Build:
         return ended
 
     def release(self) -> None:
-        """Drop the manifest once the build's work is over: 50 old builds per app add up."""
+        """Drop the manifest once the build's work is over: `KEEP_PER_KEY` old builds per app
+        add up."""
         self.spec = replace(self.spec, files=(), chart=None)
 
     @property
@@ -296,7 +297,8 @@ class BuildRegistry:
         if build is None:
             raise BuildNotFound(
                 f"There is no build {build_id!r}.",
-                "Builds are kept for the last 50 deploys of each app, until draftd restarts.",
+                f"Builds are kept for the last {self._keep} deploys of each app, "
+                "until draftd restarts.",
             )
         return build
 
