@@ -22,7 +22,7 @@ from aiohttp import web
 from draft import __version__
 from draft.errors import DraftError
 from draftd import apps_api
-from draftd.apps import AppRecords
+from draftd.app_records import AppRecords
 from draftd.blobs import DEFAULT_MAX_BLOB, BlobStore, BlobTooLarge, check_digest
 from draftd.builder import Builder
 from draftd.builds import BuildNotFound, BuildRegistry

@@ -1,6 +1,6 @@
 """`/v1/apps`: status, logs, connect and delete for what draftd deployed, through its target.
 
-For an app draftd deployed, the target it went to is on record (`draftd.apps`);
+For an app draftd deployed, the target it went to is on record (`draftd.app_records`);
 for one it has no record of (its state folder was wiped), each target is asked.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from draft.errors import DraftError
-from draftd.apps import AppRecord
+from draftd.app_records import AppRecord
 from draftd.buildspec import RequestRefused, app_key
 from draftd.model import AppKey, Deployment
 from draftd.services import Services, int_query, services

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from draft.errors import DraftError
-from draftd.apps import AppRecord, AppRecords
+from draftd.app_records import AppRecord, AppRecords
 from draftd.blobs import BlobStore
 from draftd.builder import Builder
 from draftd.builds import Build, BuildRegistry

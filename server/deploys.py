@@ -18,7 +18,7 @@ from lsprotocol import types
 
 from draft import config
 from draft.errors import DraftError
-from server.documents import app_root_of, path_of
+from server.draft_files import app_root_of, path_of
 from server.state import DraftServer
 
 if TYPE_CHECKING:
