@@ -1,8 +1,10 @@
 """Talking to draftd over HTTP (docs/draftd-api.md), and starting one when none answers.
 
 This is the only way `draft` reaches the daemon: the CLI and the language
-server share it. Every failure a user can meet is a `DraftError` with what to
-do: draftd not answering, a wrong token, a refused request.
+server share it. What it sends and reads is typed by `draftd.wire`, the contract
+draftd itself is typed by (the one module of draftd the client imports; it re-exports
+the shapes its callers need). Every failure a user can meet is a `DraftError` with
+what to do: draftd not answering, a wrong token, a refused request.
 """
 
 from __future__ import annotations
@@ -18,11 +20,27 @@ from pathlib import Path
 from typing import Any, cast
 
 import aiohttp
-import platformdirs
 
 from draft import userconfig
 from draft.errors import DraftError
+from draft.home import draftd_state
 from draft.manifest import Entry
+from draftd.wire import (
+    TERMINAL,
+    BuildCreated,
+    BuildEventJSON,
+    BuildRequest,
+    BuildStatusJSON,
+    Connected,
+    ConnectRequest,
+    Deleted,
+    ErrorJSON,
+    ExecRequest,
+    ExecResult,
+    HealthJSON,
+)
+from draftd.wire import DeploymentJSON as DeploymentJSON  # re-exported: the CLI names them
+from draftd.wire import HistoryEntry as HistoryEntry
 
 DEFAULT_URL = "http://127.0.0.1:7878"
 URL_ENV = "DRAFT_DAEMON_URL"
@@ -43,21 +61,13 @@ class DaemonRefused(DraftError):
         self.status = status
 
 
-def state_dir() -> Path:
-    """draftd's state folder, as draftd/daemon.py chooses it (`DRAFTD_STATE` first)."""
-    explicit = os.environ.get("DRAFTD_STATE")
-    if explicit:
-        return Path(explicit)
-    return Path(platformdirs.user_data_dir("draft")) / "draftd"
-
-
 def configured_url() -> str | None:
     """The URL asked for (`DRAFT_DAEMON_URL`), else the one the local draftd wrote, else None."""
     explicit = os.environ.get(URL_ENV) or userconfig.values().get("daemon_url")
     if explicit:
         return explicit.rstrip("/")
     try:
-        info = json.loads((state_dir() / "draftd.json").read_text(encoding="utf-8"))
+        info = json.loads((draftd_state() / "draftd.json").read_text(encoding="utf-8"))
         return str(info["url"]).rstrip("/")
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -68,7 +78,7 @@ def configured_token() -> str | None:
     if token:
         return token
     try:
-        return (state_dir() / "token").read_text(encoding="utf-8").strip() or None
+        return (draftd_state() / "token").read_text(encoding="utf-8").strip() or None
     except OSError:
         return None
 
@@ -101,7 +111,7 @@ class DraftdClient:
             )
         return self._session
 
-    async def _json(self, method: str, path: str, body: Any = None) -> Any:
+    async def _json(self, method: str, path: str, body: object = None) -> Any:
         try:
             async with self.session.request(method, self.url + path, json=body) as answer:
                 await _raise_for(answer)
@@ -116,11 +126,11 @@ class DraftdClient:
             f"or set {URL_ENV} to where it runs.",
         )
 
-    async def health(self) -> dict[str, Any]:
-        return cast(dict[str, Any], await self._json("GET", "/v1/health"))
+    async def health(self) -> HealthJSON:
+        return cast(HealthJSON, await self._json("GET", "/v1/health"))
 
-    async def create_build(self, request: dict[str, Any]) -> dict[str, Any]:
-        return cast(dict[str, Any], await self._json("POST", "/v1/builds", request))
+    async def create_build(self, request: BuildRequest) -> BuildCreated:
+        return cast(BuildCreated, await self._json("POST", "/v1/builds", request))
 
     async def upload(self, root: Path, entries: Iterable[Entry], missing: Iterable[str]) -> int:
         """PUT every missing blob (one file each, read from `root`); returns bytes sent."""
@@ -140,7 +150,7 @@ class DraftdClient:
             sent += len(data)
         return sent
 
-    async def events(self, build_id: str, after: int = 0) -> AsyncIterator[dict[str, Any]]:
+    async def events(self, build_id: str, after: int = 0) -> AsyncIterator[BuildEventJSON]:
         """The build's events from `after` on, resuming after a dropped connection."""
         last = after
         failures = 0
@@ -153,11 +163,11 @@ class DraftdClient:
                     async for raw in answer.content:
                         if not raw.strip():
                             continue
-                        event = json.loads(raw)
+                        event: BuildEventJSON = json.loads(raw)
                         last = int(event["seq"])
                         failures = 0
                         yield event
-                        if event["kind"] == "phase" and event["phase"] in _TERMINAL:
+                        if event["kind"] == "phase" and event["phase"] in TERMINAL:
                             return
                 return  # the daemon ended the stream: the build is over
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError):
@@ -166,18 +176,18 @@ class DraftdClient:
                     raise self._unreachable() from None
                 await asyncio.sleep(0.2 * failures)
 
-    async def build(self, build_id: str) -> dict[str, Any]:
-        return cast(dict[str, Any], await self._json("GET", f"/v1/builds/{build_id}"))
+    async def build(self, build_id: str) -> BuildStatusJSON:
+        return cast(BuildStatusJSON, await self._json("GET", f"/v1/builds/{build_id}"))
 
-    async def apps(self) -> list[dict[str, Any]]:
-        return cast(list[dict[str, Any]], await self._json("GET", "/v1/apps"))
+    async def apps(self) -> list[DeploymentJSON]:
+        return cast(list[DeploymentJSON], await self._json("GET", "/v1/apps"))
 
-    async def app(self, app: str, env: str) -> dict[str, Any]:
-        return cast(dict[str, Any], await self._json("GET", f"/v1/apps/{app}/{env}"))
+    async def app(self, app: str, env: str) -> DeploymentJSON:
+        return cast(DeploymentJSON, await self._json("GET", f"/v1/apps/{app}/{env}"))
 
-    async def history(self, app: str, env: str) -> list[dict[str, Any]]:
+    async def history(self, app: str, env: str) -> list[HistoryEntry]:
         """The app's builds, newest first (draftd keeps the newest 100, across restarts)."""
-        return cast(list[dict[str, Any]], await self._json("GET", f"/v1/apps/{app}/{env}/history"))
+        return cast(list[HistoryEntry], await self._json("GET", f"/v1/apps/{app}/{env}/history"))
 
     async def build_log(self, build_id: str) -> str:
         try:
@@ -188,16 +198,17 @@ class DraftdClient:
             raise self._unreachable() from error
 
     async def exec(self, app: str, env: str, command: list[str]) -> tuple[int, str]:
-        answer = await self._json("POST", f"/v1/apps/{app}/{env}/exec", {"command": command})
+        body: ExecRequest = {"command": command}
+        answer: ExecResult = await self._json("POST", f"/v1/apps/{app}/{env}/exec", body)
         return int(answer["exitCode"]), str(answer["output"])
 
     async def delete(self, app: str, env: str) -> bool:
-        answer = await self._json("DELETE", f"/v1/apps/{app}/{env}")
+        answer: Deleted = await self._json("DELETE", f"/v1/apps/{app}/{env}")
         return bool(answer.get("deleted"))
 
     async def connect(self, app: str, env: str, local_port: int | None = None) -> str:
-        body = {"localPort": local_port} if local_port else {}
-        answer = await self._json("POST", f"/v1/apps/{app}/{env}/connect", body)
+        body: ConnectRequest = {"localPort": local_port} if local_port else {}
+        answer: Connected = await self._json("POST", f"/v1/apps/{app}/{env}/connect", body)
         return str(answer["url"])
 
     async def logs(
@@ -215,14 +226,11 @@ class DraftdClient:
             raise self._unreachable() from error
 
 
-_TERMINAL = frozenset({"ready", "failed", "superseded"})
-
-
 async def _raise_for(answer: aiohttp.ClientResponse) -> None:
     if answer.status < 400:
         return
     try:
-        body = await answer.json(content_type=None)
+        body: ErrorJSON = await answer.json(content_type=None)
         error, hint = str(body.get("error", "")), str(body.get("hint", ""))
     except (ValueError, aiohttp.ContentTypeError, AttributeError):
         error, hint = f"draftd answered {answer.status} {answer.reason}.", ""
@@ -250,7 +258,7 @@ async def ensure_daemon(url: str | None = None) -> DraftdClient:
         except DaemonUnreachable:
             await asyncio.sleep(0.2)
     await client.close()
-    log = state_dir() / "draftd.log"
+    log = draftd_state() / "draftd.log"
     raise DaemonUnreachable(
         f"draftd did not start at {wanted} within {START_TIMEOUT:.0f} s.",
         f"Its log is {log}; or start it yourself with `draftd`.",
@@ -264,7 +272,7 @@ def _is_local(url: str) -> bool:
 def _start_local(url: str) -> None:
     """Start `draftd` detached, logging to its state folder, on the URL's port."""
     port = url.rsplit(":", 1)[-1].split("/")[0]
-    folder = state_dir()
+    folder = draftd_state()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     with (folder / "draftd.log").open("ab") as log:
         subprocess.Popen(

@@ -4,7 +4,8 @@ server's deploy-on-save all run.
 The manifest of the build context goes to draftd, which answers with the blobs
 it lacks; only those are uploaded; then the build's events are followed to the
 end and handed to `on_status` as `Status` values, the shape of the language
-server's `draft/status` notification.
+server's `draft/status` notification. The request is `draftd.wire.BuildRequest`, the
+shape draftd parses: a draft.toml setting draftd needs goes into `build_request`.
 """
 
 from __future__ import annotations
@@ -16,13 +17,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, cast
 
 from draft import config, manifest, tasks, userconfig
 from draft.client import DraftdClient, ensure_daemon
 from draft.errors import DraftError
-
-Trigger = Literal["command", "save", "watch"]
+from draftd.wire import (
+    TERMINAL,
+    BuildEventJSON,
+    BuildRequest,
+    BuildSettings,
+    EventKind,
+    ManifestEntry,
+    TargetName,
+    Trigger,
+)
 
 
 @dataclass(frozen=True)
@@ -33,7 +42,7 @@ class Status:
     environment: str
     phase: str
     message: str
-    kind: Literal["phase", "log", "progress"]
+    kind: EventKind
     elapsed_ms: int
     url: str | None = None
     build_id: str | None = None
@@ -43,7 +52,7 @@ class Status:
 
     @property
     def terminal(self) -> bool:
-        return self.kind == "phase" and self.phase in ("ready", "failed", "superseded")
+        return self.kind == "phase" and self.phase in TERMINAL
 
     def to_json(self) -> dict[str, Any]:
         """The `draft/status` notification's fields (camelCase, absent when unknown)."""
@@ -76,12 +85,13 @@ def _ignore(_: Status) -> None:
 
 def build_request(
     root: Path, env: config.Environment, trigger: Trigger, target: str | None
-) -> tuple[dict[str, Any], list[manifest.Entry]]:
+) -> tuple[BuildRequest, list[manifest.Entry]]:
     """The `POST /v1/builds` body for the app as it is on disk now, and its context's entries."""
     defaults = userconfig.values()  # the user's `draft config`: draft.toml wins where it says
     files = manifest.build_context(root, env.dockerfile)
     chart = manifest.chart_files(root / env.chart)
-    settings = {
+    wanted = target or (env.target if env.target != "auto" else defaults.get("target", "auto"))
+    settings: BuildSettings = {
         "name": env.name,
         "namespace": env.namespace,
         "dockerfile": env.dockerfile,
@@ -90,20 +100,31 @@ def build_request(
         "set": list(env.set),
         "custom_tags": list(env.custom_tags),
         "image_build_args": dict(env.image_build_args or {}),
-        "target": target
-        or (env.target if env.target != "auto" else defaults.get("target", "auto")),
+        "target": cast(TargetName, wanted),  # draftd refuses an unknown one, saying why
         "wait": env.wait,
         "sync": env.sync,
     }
-    body = {
+    body: BuildRequest = {
         "app": env.name,
         "environment": env.environment,
-        "manifest": [e.to_json() for e in files],
-        "chart": [e.to_json() for e in chart],
+        "manifest": [_entry(e) for e in files],
+        "chart": [_entry(e) for e in chart],
         "settings": settings,
         "trigger": trigger,
     }
     return body, [*files, *(_in_chart(e, env.chart) for e in chart)]
+
+
+def _entry(entry: manifest.Entry) -> ManifestEntry:
+    out: ManifestEntry = {
+        "path": entry.path,
+        "digest": entry.digest,
+        "size": entry.size,
+        "mode": entry.mode,
+    }
+    if entry.link is not None:
+        out["link"] = entry.link
+    return out
 
 
 def _in_chart(entry: manifest.Entry, chart: str) -> manifest.Entry:
@@ -161,7 +182,7 @@ async def up(
         return replace(result, fingerprint=fingerprint)
 
 
-def _fingerprint(body: dict[str, Any]) -> str:
+def _fingerprint(body: BuildRequest) -> str:
     """The deploy's identity: everything in the request but what triggered it."""
     content = {k: v for k, v in body.items() if k != "trigger"}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
@@ -190,7 +211,7 @@ async def _follow_build(
     client: DraftdClient,
     root: Path,
     env: config.Environment,
-    body: dict[str, Any],
+    body: BuildRequest,
     entries: list[manifest.Entry],
     started: float,
     on_status: Callable[[Status], None],
@@ -221,7 +242,7 @@ async def _follow_build(
     return last
 
 
-def _status(event: dict[str, Any], env: config.Environment) -> Status:
+def _status(event: BuildEventJSON, env: config.Environment) -> Status:
     progress = event.get("progress")
     phase = str(event["phase"])
     message = str(event.get("reason") or event.get("message") or "")

@@ -35,17 +35,6 @@ class Entry:
     mode: int
     link: str | None = None
 
-    def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "path": self.path,
-            "digest": self.digest,
-            "size": self.size,
-            "mode": self.mode,
-        }
-        if self.link is not None:
-            out["link"] = self.link
-        return out
-
 
 class ContextError(DraftError):
     """The build context holds something draftd would refuse (a link leaving the app)."""

@@ -22,18 +22,18 @@ from aiohttp import web
 from draft import __version__
 from draft.errors import DraftError
 from draftd import apps_api
-from draftd.apps import AppRecords
+from draftd.app_records import AppRecords
 from draftd.blobs import DEFAULT_MAX_BLOB, BlobStore, BlobTooLarge, check_digest
 from draftd.builder import Builder
 from draftd.builds import BuildNotFound, BuildRegistry
 from draftd.buildspec import RequestRefused, parse_build_request
 from draftd.contexts import blob_digests, context_tag
 from draftd.history import BuildHistory
-from draftd.model import BuildCreated, ErrorJSON, HealthJSON, Phase
 from draftd.pipeline import UPLOAD_TIMEOUT, Pipeline, answers
 from draftd.redact import redactor
 from draftd.services import SERVICES, Services, int_query, services
 from draftd.targets.base import DeployError, DeployTarget, TargetUnavailable
+from draftd.wire import BlobStored, BuildCreated, Cancelled, ErrorJSON, HealthJSON, Phase
 
 log = logging.getLogger(__name__)
 
@@ -212,10 +212,12 @@ async def put_blob(request: web.Request) -> web.Response:
     store = services(request).blobs
     digest = check_digest(request.match_info["digest"])
     if store.has(digest):
-        return web.json_response({"digest": digest, "size": store.size(digest)}, status=201)
+        stored: BlobStored = {"digest": digest, "size": store.size(digest)}
+        return web.json_response(stored, status=201)
     chunks = request.content.iter_chunked(1024 * 1024)
     size = await store.put(digest, chunks, declared_size=request.content_length)
-    return web.json_response({"digest": digest, "size": size}, status=201)
+    stored = {"digest": digest, "size": size}
+    return web.json_response(stored, status=201)
 
 
 async def build_status(request: web.Request) -> web.Response:
@@ -251,7 +253,8 @@ async def build_log(request: web.Request) -> web.Response:
 async def cancel_build(request: web.Request) -> web.Response:
     build = services(request).builds.get(request.match_info["id"])
     build.stop(Phase.FAILED, "cancelled", "the build was cancelled")
-    return web.json_response({"phase": build.phase.value})
+    cancelled: Cancelled = {"phase": build.phase.value}
+    return web.json_response(cancelled)
 
 
 async def _collect_garbage(app: web.Application) -> None:

@@ -1,6 +1,6 @@
 """`/v1/apps`: status, logs, connect and delete for what draftd deployed, through its target.
 
-For an app draftd deployed, the target it went to is on record (`draftd.apps`);
+For an app draftd deployed, the target it went to is on record (`draftd.app_records`);
 for one it has no record of (its state folder was wiped), each target is asked.
 """
 
@@ -15,11 +15,12 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from draft.errors import DraftError
-from draftd.apps import AppRecord
+from draftd.app_records import AppRecord
 from draftd.buildspec import RequestRefused, app_key
-from draftd.model import AppKey, Deployment, DeploymentJSON, Phase
+from draftd.model import AppKey, Deployment
 from draftd.services import Services, int_query, services
 from draftd.targets.base import DeployTarget
+from draftd.wire import Connected, Deleted, ExecResult, HistoryEntry, Phase
 
 log = logging.getLogger(__name__)
 STATUS_TIMEOUT = 15.0
@@ -40,24 +41,11 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/v1/apps/{app}/{env}/exec", exec_in_app)
 
 
-def deployment_json(deployment: Deployment) -> DeploymentJSON:
-    return {
-        "app": deployment.key.app,
-        "environment": deployment.key.environment,
-        "target": deployment.target,
-        "url": deployment.url,
-        "image": deployment.image,
-        "buildId": deployment.build_id,
-        "state": deployment.state,
-        "detail": deployment.detail,
-    }
-
-
 async def list_apps(request: web.Request) -> web.Response:
     found = services(request)
     targets = found.pipeline.targets
     statuses = await asyncio.gather(*(_recorded(targets, record) for record in found.apps.all()))
-    return web.json_response([deployment_json(d) for d in statuses])
+    return web.json_response([d.to_json() for d in statuses])
 
 
 async def _recorded(targets: Mapping[str, DeployTarget], record: AppRecord) -> Deployment:
@@ -73,7 +61,7 @@ async def _recorded(targets: Mapping[str, DeployTarget], record: AppRecord) -> D
 async def app_status(request: web.Request) -> web.Response:
     key = _key(request)
     _, deployment = await _locate(services(request), key)
-    return web.json_response(deployment_json(deployment))
+    return web.json_response(deployment.to_json())
 
 
 async def delete_app(request: web.Request) -> web.Response:
@@ -89,7 +77,8 @@ async def delete_app(request: web.Request) -> web.Response:
     for target in chosen:
         deleted = await target.delete(key) or deleted
     found.apps.forget(key)
-    return web.json_response({"deleted": deleted})
+    answer: Deleted = {"deleted": deleted}
+    return web.json_response(answer)
 
 
 async def app_logs(request: web.Request) -> web.StreamResponse:
@@ -123,7 +112,9 @@ async def app_history(request: web.Request) -> web.Response:
     """The app's builds, newest first, as draftd kept them (bounded, across restarts)."""
     found, key = services(request), _key(request)
     history = found.pipeline.history
-    entries = await asyncio.to_thread(history.builds, key) if history is not None else []
+    entries: list[HistoryEntry] = []
+    if history is not None:
+        entries = await asyncio.to_thread(history.builds, key)
     return web.json_response(entries)
 
 
@@ -139,7 +130,8 @@ async def exec_in_app(request: web.Request) -> web.Response:
         raise RequestRefused("command must be a non-empty list of strings.")
     target, _ = await _locate(found, key)
     code, output = await target.exec(key, command)
-    return web.json_response({"exitCode": code, "output": output})
+    result: ExecResult = {"exitCode": code, "output": output}
+    return web.json_response(result)
 
 
 async def connect_app(request: web.Request) -> web.Response:
@@ -147,7 +139,8 @@ async def connect_app(request: web.Request) -> web.Response:
     local_port = await _local_port(request)
     target, _ = await _locate(found, key)
     url = await target.connect(key, local_port)
-    return web.json_response({"url": url})
+    connected: Connected = {"url": url}
+    return web.json_response(connected)
 
 
 async def _local_port(request: web.Request) -> int | None:

@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping
 from typing import BinaryIO, Protocol
 
 from draft.errors import DraftError
-from draftd.model import Image, Progress
+from draftd.model import Image
+from draftd.wire import Progress
 
 Log = Callable[[str], None]
 ProgressReport = Callable[[Progress], None]

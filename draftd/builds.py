@@ -19,7 +19,8 @@ from dataclasses import replace
 
 from draft.errors import DraftError
 from draftd.buildspec import BuildSpec
-from draftd.model import AppKey, BuildEvent, BuildStatusJSON, EventKind, Phase, Progress
+from draftd.model import AppKey, BuildEvent
+from draftd.wire import BuildStatusJSON, EventKind, Phase, Progress
 
 MAX_LOG_EVENTS = 5_000
 KEEP_PER_KEY = 50
@@ -167,7 +168,8 @@ class Build:
         return ended
 
     def release(self) -> None:
-        """Drop the manifest once the build's work is over: 50 old builds per app add up."""
+        """Drop the manifest once the build's work is over: `KEEP_PER_KEY` old builds per app
+        add up."""
         self.spec = replace(self.spec, files=(), chart=None)
 
     @property
@@ -295,7 +297,8 @@ class BuildRegistry:
         if build is None:
             raise BuildNotFound(
                 f"There is no build {build_id!r}.",
-                "Builds are kept for the last 50 deploys of each app, until draftd restarts.",
+                f"Builds are kept for the last {self._keep} deploys of each app, "
+                "until draftd restarts.",
             )
         return build
 

@@ -1,37 +1,29 @@
-"""A `POST /v1/builds` body, checked: what a build is asked to do, before anything runs.
+"""A `POST /v1/builds` body (`draftd.wire.BuildRequest`), checked: what a build is asked to
+do, before anything runs.
 
 The body is untrusted JSON: every field is checked for its type and meaning
 (the same checks draft.toml gets), the manifest and the chart for confinement,
 and what passes becomes a frozen `BuildSpec` the rest of the daemon relies on.
+The settings checked are exactly `draftd.wire.BuildSettings`' keys, each with its
+draft.toml key's type and check (`draft.configschema.KEYS`).
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any, cast
 
 from draft.configschema import KEYS, MAX_RELEASE_NAME, Problem, dns_label_problem
 from draft.errors import DraftError
 from draftd.contexts import ContextFile, ManifestRefused, check_path, validate_manifest
-from draftd.model import AppKey, BuildSettings, Trigger
+from draftd.model import AppKey
+from draftd.wire import OPTIONAL_SETTINGS, TRIGGERS, BuildSettings, Trigger
 
 _ENVIRONMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
-_TRIGGERS: tuple[str, ...] = get_args(Trigger)
-_SETTINGS: dict[str, tuple[type, ...]] = {
-    "name": (str,),
-    "namespace": (str,),
-    "dockerfile": (str,),
-    "chart": (str,),
-    "registry": (str,),
-    "set": (list,),
-    "custom_tags": (list,),
-    "image_build_args": (dict,),
-    "target": (str,),
-    "wait": (bool,),
-}
-_OPTIONAL_SETTINGS: dict[str, bool] = {"sync": True}
-"""Settings newer clients send; older ones get the default."""
+_SETTINGS: tuple[str, ...] = tuple(BuildSettings.__annotations__)
+"""The settings a build request carries, in the order they are checked."""
 
 
 class RequestRefused(DraftError):
@@ -43,7 +35,7 @@ class BuildSpec:
     key: AppKey
     files: tuple[ContextFile, ...]
     settings: BuildSettings
-    trigger: str
+    trigger: Trigger
     chart: tuple[ContextFile, ...] | None
 
 
@@ -53,51 +45,40 @@ def parse_build_request(body: Any, *, max_blob: int) -> BuildSpec:
         raise RequestRefused("A build request must be a JSON object.")
     key = app_key(body.get("app"), body.get("environment"))
     trigger = body.get("trigger", "command")
-    if trigger not in _TRIGGERS:
-        raise RequestRefused(f"trigger must be one of {', '.join(_TRIGGERS)}, not {trigger!r}.")
+    if trigger not in TRIGGERS:
+        raise RequestRefused(f"trigger must be one of {', '.join(TRIGGERS)}, not {trigger!r}.")
     settings = _settings(body.get("settings"))
     files = validate_manifest(body.get("manifest"), max_size=max_blob)
     _check_dockerfile(files, settings["dockerfile"])
     chart = body.get("chart")
     charted = None if chart is None else validate_manifest(chart, max_size=max_blob, what="chart")
-    return BuildSpec(key, files, settings, str(trigger), charted)
+    return BuildSpec(key, files, settings, trigger, charted)
 
 
 def _settings(raw: Any) -> BuildSettings:
     if not isinstance(raw, dict):
         raise RequestRefused("settings must be a JSON object with the environment's keys.")
-    for key, types in _SETTINGS.items():
-        if key not in raw:
-            raise RequestRefused(f"settings lack {key!r}.")
-        value = raw[key]
-        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-            raise RequestRefused(f"settings.{key} must be {KEYS[key].type_name}.")
+    settings: dict[str, Any] = {}
+    for key in _SETTINGS:
         spec = KEYS[key]
+        if key not in raw and key not in OPTIONAL_SETTINGS:
+            raise RequestRefused(f"settings lack {key!r}.")
+        value = raw.get(key, spec.default)  # older clients do not send the optional ones
+        if (isinstance(value, bool) and bool not in spec.types) or not isinstance(
+            value, spec.types
+        ):
+            raise RequestRefused(f"settings.{key} must be {_expected(key)}.")
         problem = spec.check(value) if spec.check else None
         if problem:
             text = problem.message if isinstance(problem, Problem) else problem
             raise RequestRefused(f"settings.{key}: {text}.")
-    settings: BuildSettings = {
-        "name": raw["name"],
-        "namespace": raw["namespace"],
-        "dockerfile": raw["dockerfile"],
-        "chart": raw["chart"],
-        "registry": raw["registry"],
-        "set": list(raw["set"]),
-        "custom_tags": list(raw["custom_tags"]),
-        "image_build_args": dict(raw["image_build_args"]),
-        "target": raw["target"],
-        "wait": raw["wait"],
-        "sync": _optional_flag(raw, "sync"),
-    }
-    return settings
+        settings[key] = copy.copy(value)  # a list or table of its own, not the request's
+    return cast(BuildSettings, settings)
 
 
-def _optional_flag(raw: dict[str, Any], key: str) -> bool:
-    value = raw.get(key, _OPTIONAL_SETTINGS[key])
-    if not isinstance(value, bool):
-        raise RequestRefused(f"settings.{key} must be true or false.")
-    return value
+def _expected(key: str) -> str:
+    spec = KEYS[key]
+    return "true or false" if key in OPTIONAL_SETTINGS and spec.types == (bool,) else spec.type_name
 
 
 def app_key(app: Any, environment: Any) -> AppKey:

@@ -23,7 +23,7 @@ from typing import IO, TypeGuard
 
 from draft.errors import DraftError
 from draftd.blobs import BlobRefused, BlobStore, check_digest, digest_of
-from draftd.model import BuildSettings
+from draftd.wire import BuildSettings
 
 MAX_ENTRIES = 100_000
 MAX_PATH = 4096

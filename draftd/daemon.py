@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import platformdirs
 from aiohttp import web
 
 from draft import __version__
 from draft.errors import DraftError
+from draft.home import draftd_state
 from draftd.api import create_app, is_loopback
 from draftd.blobs import DEFAULT_MAX_BLOB
 from draftd.builder import Builder
@@ -53,13 +53,6 @@ class Options:
     log_level: str
 
 
-def default_state_dir() -> Path:
-    explicit = os.environ.get("DRAFTD_STATE")
-    if explicit:
-        return Path(explicit)
-    return Path(platformdirs.user_data_dir("draft")) / "draftd"
-
-
 def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(
         prog="draftd", description="Build and deploy Draft apps: the daemon `draft up` talks to."
@@ -69,7 +62,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--state-dir",
         type=Path,
-        help="blobs, app records, token (default: $DRAFTD_STATE or the user data folder)",
+        help="blobs, app records, token (default: $DRAFTD_STATE, else draftd/ in $DRAFT_HOME "
+        "or the user data folder)",
     )
     parser.add_argument(
         "--token", help="require this bearer token (better: the DRAFTD_TOKEN environment variable)"
@@ -86,7 +80,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     return Options(
         host=args.host,
         port=args.port,
-        state_dir=args.state_dir or default_state_dir(),
+        state_dir=args.state_dir or draftd_state(),
         token=args.token or os.environ.get("DRAFTD_TOKEN") or None,
         max_blob=args.max_blob,
         log_level=args.log_level,

@@ -2,8 +2,7 @@
 
 Every SDK call blocks, so each runs in a worker thread; build output is streamed
 line by line to the pipeline's `log` callback as the engine produces it. The
-engine not answering is `TargetUnavailable` with what to do, found out within a
-couple of seconds rather than after the SDK's minute-long default timeout.
+engine not answering is `TargetUnavailable` with what to do (`draftd.engine`).
 """
 
 from __future__ import annotations
@@ -18,37 +17,13 @@ from typing import Any, BinaryIO
 
 import docker
 import docker.errors
-import docker.utils
 
 from draftd.builder import BuildFailed, Log, ProgressReport, PushFailed
+from draftd.engine import CONNECT_TIMEOUT, connect_api, engine_unavailable
 from draftd.model import Image
-from draftd.targets.base import TargetUnavailable
 
-CONNECT_TIMEOUT = 3
 BUILD_TIMEOUT = 3600
 _STEP = re.compile(r"^Step \d+/\d+ : ")
-
-ENGINE_DOWN_HINT = (
-    "Start it (`sudo systemctl start docker`, or `bash scripts/setup-docker.sh` on this "
-    "project's machines) and try again."
-)
-
-
-def engine_unavailable(error: Exception | None = None) -> TargetUnavailable:
-    detail = f" ({error})" if error is not None else ""
-    return TargetUnavailable(f"The Docker engine is not running{detail}.", ENGINE_DOWN_HINT)
-
-
-def connect_engine() -> docker.APIClient:
-    """A low-level client of the engine DOCKER_HOST names (or the default socket), checked."""
-    try:
-        params = docker.utils.kwargs_from_env()
-        client = docker.APIClient(timeout=CONNECT_TIMEOUT, **params)
-        client.ping()
-    except (docker.errors.DockerException, OSError) as error:
-        raise engine_unavailable() from error
-    client.timeout = BUILD_TIMEOUT
-    return client
 
 
 class DockerBuilder:
@@ -59,7 +34,7 @@ class DockerBuilder:
 
     def _engine(self) -> docker.APIClient:
         if self._client is None:
-            self._client = connect_engine()
+            self._client = connect_api(BUILD_TIMEOUT)
         return self._client
 
     async def exists(self, image: Image) -> bool:

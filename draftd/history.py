@@ -12,26 +12,13 @@ import json
 import re
 import threading
 from pathlib import Path
-from typing import TypedDict
 
 from draftd.builds import Build, BuildNotFound
 from draftd.model import AppKey
+from draftd.wire import HistoryEntry
 
 KEEP = 100
 _BUILD_ID = re.compile(r"b-[0-9a-z]{12}")
-
-
-class HistoryEntry(TypedDict):
-    buildId: str
-    app: str
-    environment: str
-    tag: str
-    trigger: str
-    startedAt: float  # seconds since the epoch
-    durationMs: int
-    outcome: str  # ready | failed | superseded
-    reason: str
-    url: str
 
 
 class BuildHistory:

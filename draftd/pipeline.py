@@ -1,4 +1,4 @@
-"""One build from upload to a running app: uploading, building, pushing, deploying, ready.
+"""One build from upload to a running app: wait for the blobs, then sync, or build, push, deploy.
 
 The pipeline knows nothing of Docker or Kubernetes: it drives a `Builder` and a
 `DeployTarget`. Whatever goes wrong in one build ends that build as `failed`
@@ -6,11 +6,10 @@ with a reason, never the daemon; a superseded build stops where it is, except
 that a deploy already under way finishes (holding the app's deploy lock) so the
 newer build's deploy always comes after it.
 
-A save that changes only files the Dockerfile copies last (`draftd.livesync`)
-skips the image: when the app runs in a container that can take them (the
-docker target's restartable containers), the files are copied in and the app
-restarted there. Any doubt — another file changed, the container was replaced
-or stopped, other settings — and the build goes the whole way.
+A save that changes only files the Dockerfile copies last skips the image: when
+the app runs where its target's syncer can take them, `draftd.sync` copies them
+in and restarts the app there. Any doubt — another file changed, the container
+was replaced or stopped, other settings — and the build goes the whole way.
 """
 
 from __future__ import annotations
@@ -19,47 +18,31 @@ import asyncio
 import contextlib
 import logging
 import shutil
-import threading
-from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar, cast
+from typing import Any, BinaryIO, cast
 
 from draft.errors import DraftError
-from draftd.apps import AppRecord, AppRecords
+from draftd.app_records import AppRecord, AppRecords
 from draftd.blobs import BlobStore
 from draftd.builder import Builder
 from draftd.builds import Build, BuildRegistry
 from draftd.buildspec import BuildSpec
-from draftd.contexts import ContextFile, context_tar, materialize, read_file
+from draftd.contexts import context_tar, materialize
 from draftd.history import BuildHistory
-from draftd.livesync import NeedsBuild, SyncPlan, SyncRules, plan, rules, sync_archive
-from draftd.model import (
-    AppKey,
-    BuildSettings,
-    Deployment,
-    DeployRequest,
-    Image,
-    Phase,
-    Progress,
-    SyncRequest,
-)
+from draftd.model import Deployment, DeployRequest, Image
 from draftd.ports import container_port
-from draftd.targets.base import (
-    DeployError,
-    DeployTarget,
-    LiveSync,
-    SyncUnavailable,
-    TargetUnavailable,
-)
+from draftd.sync.live import LiveSync
+from draftd.targets.base import DeployError, DeployTarget, TargetUnavailable
+from draftd.threads import on_loop
+from draftd.wire import Phase, Progress
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 UPLOAD_TIMEOUT = 15 * 60.0
 AVAILABLE_TIMEOUT = 5.0
 STOP_GRACE = 10.0
-MAX_DOCKERFILE = 1024 * 1024
 
 
 class UploadIncomplete(DraftError):
@@ -70,24 +53,6 @@ def image_for(build: Build) -> Image:
     registry = build.spec.settings["registry"].rstrip("/")
     name = build.spec.settings["name"]
     return Image(f"{registry}/{name}" if registry else name, build.tag)
-
-
-@dataclass(frozen=True)
-class Running:
-    """A container that saves can sync into, and the build context it now holds."""
-
-    target: str
-    container: str
-    image: str
-    files: tuple[ContextFile, ...]
-    chart: tuple[ContextFile, ...] | None
-    settings: BuildSettings
-    port: int
-
-    def takes(self, spec: BuildSpec) -> bool:
-        """Whether a build of `spec` would deploy the same way (same settings and chart)."""
-        same = _deploy_settings(self.settings) == _deploy_settings(spec.settings)
-        return same and self.chart == spec.chart
 
 
 @dataclass(frozen=True)
@@ -104,8 +69,11 @@ class Pipeline:
     """Where ended builds are recorded for `draft history` (kept across restarts)."""
     _deploys: dict[str, asyncio.Task[Deployment]] = field(default_factory=dict)
     """Deploys under way by build id; each outlives its build if that is superseded."""
-    _running: dict[AppKey, Running] = field(default_factory=dict)
-    """Apps running where saves can be synced into them; changed under the deploy lock."""
+    sync: LiveSync = field(init=False)
+    """The apps saves can be synced into, and syncing one save."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sync", LiveSync(self.blobs))
 
     async def run(self, build: Build) -> None:
         """Run `build` to a terminal event; never raises but for cancellation."""
@@ -139,8 +107,7 @@ class Pipeline:
         spec = build.spec
         await self._wait_for_blobs(build)
         target = await self._target(spec.settings["target"])
-        running = self._running.get(build.key)
-        if running is not None and await self._syncable(build, spec, target, running):
+        if await self.sync.ready(build, spec, target):
             work = self._sync_or_build(build, spec, target, folder)
         else:
             await self._build_and_push(build, spec, folder)
@@ -157,62 +124,16 @@ class Pipeline:
         await self._build(build, spec, image, folder)
         await self._push(build, image)
 
-    async def _syncable(
-        self, build: Build, spec: BuildSpec, target: DeployTarget, running: Running
-    ) -> bool:
-        """Whether `build` can probably be synced into `running` (checked again when it is)."""
-        if not spec.settings["sync"] or not isinstance(target, LiveSync):
-            return False
-        if running.target != target.name or not running.takes(spec):
-            return False
-        if await self._plan(build, spec, running) is None:
-            return False
-        if not await target.can_sync(build.key, running.container):
-            build.log("building the image: the app's container was stopped or replaced")
-            return False
-        return True
-
-    async def _plan(self, build: Build, spec: BuildSpec, running: Running) -> SyncPlan | None:
-        """What to copy into `running` for `spec`; None (and why, in the log) if it must build."""
-        dockerfile = spec.settings["dockerfile"]
-        try:
-            return plan(running.files, spec.files, dockerfile, await self._rules(spec))
-        except NeedsBuild as why:
-            build.log(f"building the image: {why}")
-            return None
-
     async def _sync_or_build(
         self, build: Build, spec: BuildSpec, target: DeployTarget, folder: Path
     ) -> Deployment:
-        """Under the deploy lock: sync `build` into the app, or build and deploy it after all.
-
-        The plan is made again from what runs now: while this build waited for the lock, an
-        older one may have synced other files or replaced the container.
-        """
-        now = self._running.get(build.key)
-        sync = await self._plan(build, spec, now) if now and now.takes(spec) else None
-        if now is None or sync is None or not isinstance(target, LiveSync):
+        """Under the deploy lock: sync `build` into the app, or build and deploy it after all."""
+        synced = await self.sync.sync(build, spec, target)
+        if synced is None:
             await self._build_and_push(build, spec, folder)
             return await self._deploy(build, spec, target, folder)
-        build.enter(Phase.DEPLOYING, _syncing(sync), image=now.image)
-        archive = await asyncio.to_thread(sync_archive, sync.files, self.blobs)
-        wait = spec.settings["wait"]
-        request = SyncRequest(
-            build.key, build.id, now.container, archive, len(sync.files), now.port, wait
-        )
-        try:
-            deployment = await target.sync(request, on_loop(build.log))
-        except SyncUnavailable as gone:
-            self._running.pop(build.key, None)
-            build.log(f"building the image: {gone}")
-            await self._build_and_push(build, spec, folder)
-            return await self._deploy(build, spec, target, folder)
-        except BaseException:
-            self._running.pop(build.key, None)
-            raise
-        self._running[build.key] = replace(now, files=spec.files)
-        await self._record(build, target, now.image, deployment.url)
-        return deployment
+        await self._record(build, target, synced.image, synced.deployment.url)
+        return synced.deployment
 
     async def _wait_for_blobs(self, build: Build) -> None:
         """Stay `uploading` until every blob the build needs is stored, counting bytes."""
@@ -364,29 +285,17 @@ class Pipeline:
             chart_dir=str(chart_dir) if chart_dir else None,
             port=port,
             pushed=bool(settings["registry"]),
-            restartable=settings["sync"] and (await self._rules(spec)).any_syncable,
+            restartable=await self.sync.restartable(target, spec),
         )
-        self._running.pop(build.key, None)
+        self.sync.forget(build.key)
         previous = self.apps.get(build.key)
         await self._record(build, target, request.image.reference, None)
         deployment = await target.deploy(request, on_loop(build.log))
-        container = deployment.extra.get("container")
-        if container and deployment.extra.get("sync") == "true":
-            self._running[build.key] = Running(
-                target.name, container, request.image.reference, spec.files, spec.chart,
-                settings, port,
-            )  # fmt: skip
+        self.sync.deployed(target, spec, deployment, request.image.reference, port)
         await self._record(build, target, request.image.reference, deployment.url)
         if previous is not None and previous.target != target.name:
             await self._retire(build, previous)
         return deployment
-
-    async def _rules(self, spec: BuildSpec) -> SyncRules:
-        """What the build's Dockerfile does with the context's files (which could be synced)."""
-        text = await asyncio.to_thread(
-            read_file, spec.files, spec.settings["dockerfile"], self.blobs, MAX_DOCKERFILE
-        )
-        return rules(text or b"")
 
     async def _record(
         self, build: Build, target: DeployTarget, image: str, url: str | None
@@ -419,24 +328,6 @@ class Pipeline:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-def on_loop(callback: Callable[[T], None]) -> Callable[[T], None]:
-    """`callback`, callable from a builder's or target's worker thread too.
-
-    Events touch the event loop's objects, so calls from other threads are
-    handed to the loop, in order.
-    """
-    loop = asyncio.get_running_loop()
-    owner = threading.get_ident()
-
-    def call(value: T) -> None:
-        if threading.get_ident() == owner:
-            callback(value)
-        else:
-            loop.call_soon_threadsafe(callback, value)
-
-    return call
-
-
 async def answers(target: DeployTarget) -> bool:
     """Whether `target` can deploy now; a slow or broken check counts as no."""
     try:
@@ -446,19 +337,6 @@ async def answers(target: DeployTarget) -> bool:
     except Exception:
         log.warning("the %s target's availability check failed", target.name, exc_info=True)
         return False
-
-
-def _deploy_settings(settings: BuildSettings) -> dict[str, object]:
-    """The settings that shape what runs (`wait` only changes what a deploy waits for)."""
-    return {key: value for key, value in settings.items() if key != "wait"}
-
-
-def _syncing(sync: SyncPlan) -> str:
-    if not sync.files:
-        return "no file in the image changed; nothing to deploy"
-    names = ", ".join(f.file.path for f in sync.files[:3])
-    more = f" and {len(sync.files) - 3} more" if len(sync.files) > 3 else ""
-    return f"syncing {names}{more} into the running app (no image build needed)"
 
 
 def _waiting_for(missing: int, needed: int) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from draftd.apps import AppRecords
+from draftd.app_records import AppRecords
 from draftd.blobs import BlobStore
 from draftd.builds import BuildRegistry
 from draftd.buildspec import RequestRefused

@@ -29,6 +29,8 @@ fi
 echo "lint: ruff"
 "$venv/bin/ruff" check draft server draftd tests bench
 "$venv/bin/ruff" format --check draft server draftd tests bench
+echo "imports: lint-imports (the contracts in pyproject.toml; docs/architecture.md)"
+"$venv/bin/lint-imports" --no-cache
 echo "types: mypy --strict"
 "$venv/bin/mypy" --strict draft server draftd
 echo "tests: the VS Code extension's unit tests (node --test)"

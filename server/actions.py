@@ -11,7 +11,7 @@ from lsprotocol import types
 from draft import config, detect, names, packs, scaffold
 from draft.errors import DraftError
 from server.convert import fix_of, lsp_range
-from server.documents import path_of
+from server.draft_files import path_of
 from server.state import DraftServer
 
 CREATE = "draft.create"

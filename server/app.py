@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from server import actions, assistance, checks, deploys
+from server import actions, assist, checks, deploys
 from server.state import DraftServer
 
 
@@ -37,7 +37,7 @@ def build() -> DraftServer:
         ls.settings.update(params.settings)
 
     checks.register(server)
-    assistance.register(server)
+    assist.register(server)
     actions.register(server)
     deploys.register(server)
     return server

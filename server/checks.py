@@ -11,7 +11,7 @@ from lsprotocol import types
 from draft import chart, config, release, tasks
 from draft.diagnostics import Diagnostic, Range, Severity
 from server.convert import lsp_diagnostic
-from server.documents import Kind, chart_dir_of, kind_of, path_of
+from server.draft_files import Kind, chart_dir_of, kind_of, path_of
 from server.state import DraftServer
 
 DEBOUNCE = 0.15

@@ -18,7 +18,7 @@ from lsprotocol import types
 
 from draft import config
 from draft.errors import DraftError
-from server.documents import app_root_of, path_of
+from server.draft_files import app_root_of, path_of
 from server.state import DraftServer
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def register(server: DraftServer) -> None:
                 f"{found.get('state')}{where}",
             )
         )
-        return found
+        return dict(found)
 
     @server.command("draft.logs")
     async def command_logs(ls: DraftServer, *args: Any) -> dict[str, Any]:
@@ -100,7 +100,7 @@ def register(server: DraftServer) -> None:
     async def command_history(ls: DraftServer, *args: Any) -> list[dict[str, Any]]:
         env = _environment(ls, _app(ls, args))
         async with await _daemon(ls) as client:
-            return await client.history(env.name, env.environment)
+            return [dict(entry) for entry in await client.history(env.name, env.environment)]
 
     @server.command("draft.toggleDeployOnSave")
     def toggle(ls: DraftServer, *args: Any) -> dict[str, Any]:

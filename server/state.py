@@ -10,7 +10,7 @@ from typing import Any
 from pygls.lsp.server import LanguageServer
 
 from draft import __version__
-from server.documents import path_of
+from server.draft_files import path_of
 
 
 @dataclass

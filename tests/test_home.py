@@ -12,7 +12,9 @@ import pytest
 
 from draft import deploy, detect, packs
 from draft.cli import main
+from draft.client import configured_token, configured_url
 from draft.config import load
+from draftd.daemon import parse_args
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,6 +37,21 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 def test_home_is_draft_home(capsys: pytest.CaptureFixture[str], draft_home: Path) -> None:
     assert run(capsys, "home")[1].strip() == str(draft_home)
+
+
+def test_draftd_state_is_in_draft_home_for_draftd_the_client_and_draft_home(
+    capsys: pytest.CaptureFixture[str], draft_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DRAFTD_STATE")
+    monkeypatch.delenv("DRAFTD_TOKEN", raising=False)
+    state = draft_home / "draftd"
+    assert json.loads(run(capsys, "home", "-o", "json")[1])["draftdState"] == str(state)
+    assert parse_args([]).state_dir == state, "draftd keeps its state there"
+    state.mkdir(parents=True)
+    (state / "draftd.json").write_text('{"url": "http://127.0.0.1:7999"}')
+    (state / "token").write_text("secret\n")
+    assert configured_url() == "http://127.0.0.1:7999", "the client finds draftd there"
+    assert configured_token() == "secret"
 
 
 def test_config_set_get_list_unset(capsys: pytest.CaptureFixture[str], draft_home: Path) -> None:

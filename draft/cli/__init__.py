@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from draft import __version__
-from draft.cli import deploy, home, scaffolding
+from draft.cli import deploy, home, scaffold
 from draft.cli.output import Output
 from draft.errors import DraftError
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"draft {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    scaffolding.register(commands, common)
+    scaffold.register(commands, common)
     deploy.register(commands, common)
     home.register(commands, common)
     return parser

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from draft import config, tasks, watch
 from draft.cli.output import Output
-from draft.client import DraftdClient, ensure_daemon
+from draft.client import DeploymentJSON, DraftdClient, HistoryEntry, ensure_daemon
 from draft.deploy import Status, up
 from draft.errors import DraftError
 
@@ -269,7 +269,7 @@ def _build_log(build_id: str, out: Output) -> int:
 
 
 def run_history(args: argparse.Namespace, out: Output) -> int:
-    async def history(client: DraftdClient, env: config.Environment) -> list[dict[str, Any]]:
+    async def history(client: DraftdClient, env: config.Environment) -> list[HistoryEntry]:
         return await client.history(env.name, env.environment)
 
     builds = _with_client(args, history)
@@ -312,7 +312,7 @@ def run_delete(args: argparse.Namespace, out: Output) -> int:
 
 
 def run_status(args: argparse.Namespace, out: Output) -> int:
-    async def status(client: DraftdClient, env: config.Environment) -> dict[str, Any]:
+    async def status(client: DraftdClient, env: config.Environment) -> DeploymentJSON:
         return await client.app(env.name, env.environment)
 
     found = _with_client(args, status)

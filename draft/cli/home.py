@@ -10,7 +10,7 @@ from draft import __version__, packrepos, packs, userconfig
 from draft.cli.output import Output
 from draft.client import DEFAULT_URL, DraftdClient, configured_token, configured_url
 from draft.errors import DraftError
-from draft.home import home
+from draft.home import draftd_state, home
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -78,7 +78,7 @@ def run_config(args: argparse.Namespace, out: Output) -> int:
 
 def run_home(args: argparse.Namespace, out: Output) -> int:
     out.line(str(home()))
-    out.result({"home": str(home())})
+    out.result({"home": str(home()), "draftdState": str(draftd_state())})
     return 0
 
 

@@ -3,7 +3,8 @@
 A target knows nothing of uploads, builds or events beyond the callback it is
 given: draftd's build pipeline calls `deploy` with an image that exists, and
 the target reports progress through `report` and returns where the app answers
-or raises `DeployError` with the reason a user can act on.
+or raises `DeployError` with the reason a user can act on. A target that can
+take saves without a build has a `syncer` (`draftd.sync.syncer`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol
 
 from draft.errors import DraftError
-from draftd.model import AppKey, Deployment, DeployRequest, SyncRequest
+from draftd.model import AppKey, Deployment, DeployRequest
+
+if TYPE_CHECKING:
+    from draftd.sync.syncer import Syncer
 
 Report = Callable[[str], None]
 """Send one line of deploy output to the build's event stream."""
@@ -34,12 +38,17 @@ class TargetUnavailable(DraftError):
     """The target cannot be reached at all (no Docker engine, no cluster)."""
 
 
-class SyncUnavailable(DraftError):
-    """The app no longer runs as the container a sync was meant for: build and deploy instead."""
-
-
 class DeployTarget(Protocol):
     name: str
+
+    @property
+    def syncer(self) -> Syncer | None:
+        """How saves are synced into the apps this target runs; None: every save builds.
+
+        With a syncer, a deploy whose `request.restartable` is set runs the app under the
+        restart wrapper and names in `Deployment.sync_instance` what a sync goes into.
+        """
+        ...
 
     async def available(self) -> bool:
         """Whether this target can deploy right now (engine or cluster answers)."""
@@ -65,26 +74,6 @@ class DeployTarget(Protocol):
 
     async def connect(self, key: AppKey, local_port: int | None) -> str:
         """A URL on this machine that reaches the app (a port-forward where needed)."""
-        ...
-
-
-@runtime_checkable
-class LiveSync(Protocol):
-    """A target that can copy changed files into the running app and restart it there.
-
-    A deploy with `request.restartable` answers a `Deployment` whose `extra["container"]`
-    names what a later `sync` goes into.
-    """
-
-    async def can_sync(self, key: AppKey, container: str) -> bool:
-        """Whether `container` still runs the app for `key`, ready to be synced."""
-        ...
-
-    async def sync(self, request: SyncRequest, report: Report) -> Deployment:
-        """Copy the files in, restart the app, and (with `request.wait`) wait until it answers.
-
-        `SyncUnavailable` when the container is gone; `DeployError` when the app dies.
-        """
         ...
 
 

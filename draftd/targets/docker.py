@@ -8,11 +8,12 @@ old container before the new one takes the port (two cannot bind it), then
 waits until the app answers HTTP; an app that exits or never answers is a
 `DeployError` carrying its last log lines.
 
-An app whose saves can be synced (`DeployRequest.restartable`) runs under
-`restart.sh`, a small POSIX shell wrapper put into its container: `sync` copies
-the changed files in and sends the wrapper SIGHUP, which restarts the app's
-command in place, so a save costs the app's start-up time and nothing else.
-Images without /bin/sh run as they are, and their saves build the image.
+An app whose saves can be synced (`DeployRequest.restartable`) runs under the
+restart wrapper (`draftd.sync.syncer.WRAPPER`), a small POSIX shell script put
+into its container: its `DockerSyncer` copies the changed files in and sends the
+wrapper SIGHUP, which restarts the app's command in place, so a save costs the
+app's start-up time and nothing else. Images without /bin/sh run as they are,
+and their saves build the image.
 """
 
 from __future__ import annotations
@@ -20,11 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.client
-import importlib.resources
-import io
 import socket
 import sys
-import tarfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -32,18 +30,12 @@ from typing import Any
 
 import docker
 import docker.errors
-import docker.utils
 from docker.models.containers import Container
 
-from draftd.docker_builder import engine_unavailable
-from draftd.model import AppKey, Deployment, DeployRequest, SyncRequest
-from draftd.targets.base import (
-    DeployError,
-    Report,
-    SyncUnavailable,
-    TargetUnavailable,
-    lines_from_thread,
-)
+from draftd.engine import connect, engine_unavailable
+from draftd.model import AppKey, Deployment, DeployRequest
+from draftd.sync.syncer import WRAPPER, SyncRequest, SyncUnavailable, wrapper_archive
+from draftd.targets.base import DeployError, Report, TargetUnavailable, lines_from_thread
 
 LABEL_MANAGED = "sh.draft.managed"
 LABEL_APP = "sh.draft.app"
@@ -51,8 +43,8 @@ LABEL_ENV = "sh.draft.environment"
 LABEL_BUILD = "sh.draft.build-id"
 LABEL_PORT = "sh.draft.host-port"
 LABEL_SYNC = "sh.draft.sync"
-WRAPPER = "/.draft/restart.sh"
 READY_TIMEOUT = 60.0
+ENGINE_TIMEOUT = 120
 STOP_TIMEOUT = 3
 LOG_LINES = 20
 
@@ -66,19 +58,12 @@ class DockerTarget:
 
     def __init__(self, ready_timeout: float = READY_TIMEOUT) -> None:
         self.ready_timeout = ready_timeout
+        self.syncer = DockerSyncer(self)
         self._client: docker.DockerClient | None = None
-        self._synced: dict[AppKey, tuple[str, str]] = {}
-        """Per app: the container synced into, and the build whose files it last took."""
 
     def _engine(self) -> docker.DockerClient:
         if self._client is None:
-            try:
-                client = docker.DockerClient(timeout=3, **docker.utils.kwargs_from_env())
-                client.ping()
-            except (docker.errors.DockerException, OSError) as error:
-                raise engine_unavailable() from error
-            client.api.timeout = 120
-            self._client = client
+            self._client = connect(ENGINE_TIMEOUT)
         return self._client
 
     async def available(self) -> bool:
@@ -97,9 +82,7 @@ class DockerTarget:
             report(f"waiting for the app to answer at {url}")
             await self._wait_ready(container, url, request.port)
             report(f"the app answers at {url}")
-        extra = {"container": container.id or ""}
-        if container.labels.get(LABEL_SYNC) == "true":
-            extra["sync"] = "true"
+        synced = container.labels.get(LABEL_SYNC) == "true"
         return Deployment(
             request.key,
             self.name,
@@ -107,7 +90,7 @@ class DockerTarget:
             request.image.reference,
             request.build_id,
             "running",
-            extra=extra,
+            sync_instance=(container.id or None) if synced else None,
         )
 
     def _replace(self, request: DeployRequest, report: Report) -> tuple[Container, str]:
@@ -189,63 +172,8 @@ class DockerTarget:
             report("the image has no /bin/sh: saves rebuild the image (no file sync)")
             container.remove(force=True)
             return None
-        container.put_archive("/", _wrapper_archive())
+        container.put_archive("/", wrapper_archive())
         return container
-
-    async def can_sync(self, key: AppKey, container: str) -> bool:
-        def check() -> bool:
-            found = self._find(key)
-            if found is None or found.id != container or found.labels.get(LABEL_SYNC) != "true":
-                return False
-            return found.status == "running"
-
-        return await asyncio.to_thread(check)
-
-    async def sync(self, request: SyncRequest, report: Report) -> Deployment:
-        name = container_name(request.key)
-
-        def copy_and_restart() -> Container:
-            container = self._find(request.key)
-            if container is None or container.id != request.container:
-                raise SyncUnavailable(f"{name} is not the container Draft started any more")
-            try:
-                if request.files:
-                    container.put_archive("/", request.archive)
-                    report(f"copied {_files(request.files)} into {name}")
-                    container.kill(signal="SIGHUP")
-                    report("restarting the app in its container")
-            except docker.errors.NotFound as error:
-                raise SyncUnavailable(f"{name} is gone") from error
-            except docker.errors.APIError as error:
-                if not _state(container).get("Running"):
-                    raise SyncUnavailable(f"{name} is not running") from error
-                raise DeployError(
-                    f"Docker could not copy the changed files into {name}: "
-                    f"{error.explanation or error}",
-                    "Save again; run `draft delete` then `draft up` if this persists.",
-                ) from error
-            return container
-
-        container = await asyncio.to_thread(copy_and_restart)
-        url = f"http://127.0.0.1:{container.labels.get(LABEL_PORT)}"
-        if request.files and request.wait:
-            await self._wait_restarted(container, url, request.port)
-            report(f"the app answers at {url}")
-        self._synced[request.key] = (request.container, request.build_id)
-        image = ",".join(container.image.tags) if container.image else None
-        extra = {"container": request.container, "sync": "true"}
-        return Deployment(
-            request.key, self.name, url, image, request.build_id, "running", extra=extra
-        )
-
-    async def _wait_restarted(self, container: Container, url: str, port: int) -> None:
-        """Wait until the app's old process has let go of its port, then for the new one."""
-        address = _address(container)
-        where = (address, port) if address else ("127.0.0.1", int(url.rsplit(":", 1)[1]))
-        deadline = time.monotonic() + 2
-        while time.monotonic() < deadline and await asyncio.to_thread(_answers, *where):
-            await asyncio.sleep(0.005)
-        await self._wait_ready(container, url, port, interval=0.01)
 
     async def _wait_ready(
         self, container: Container, url: str, port: int, interval: float = 0.02
@@ -303,8 +231,7 @@ class DockerTarget:
 
     def _build_of(self, key: AppKey, container: Container) -> str | None:
         """The build whose files `container` runs: the last synced, else the one it came from."""
-        synced, build = self._synced.get(key, ("", ""))
-        return build if synced == container.id else container.labels.get(LABEL_BUILD)
+        return self.syncer.build_in(key, container) or container.labels.get(LABEL_BUILD)
 
     async def logs(self, key: AppKey, *, follow: bool, tail: int) -> AsyncIterator[str]:
         container = await asyncio.to_thread(self._find, key)
@@ -353,14 +280,94 @@ class DockerTarget:
         return deployment.url
 
 
-def _wrapper_archive() -> bytes:
-    script = importlib.resources.files("draftd.targets").joinpath("restart.sh").read_bytes()
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w") as tar:
-        info = tarfile.TarInfo(WRAPPER.lstrip("/"))
-        info.size, info.mode, info.mtime = len(script), 0o755, int(time.time())
-        tar.addfile(info, io.BytesIO(script))
-    return archive.getvalue()
+class DockerSyncer:
+    """Saves into the docker target's restartable containers (`draftd.sync.syncer.Syncer`):
+    `docker cp` of the files' tar, then SIGHUP to the restart wrapper, the container's PID 1."""
+
+    def __init__(self, target: DockerTarget) -> None:
+        self._target = target
+        self._synced: dict[AppKey, tuple[str, str]] = {}
+        """Per app: the container synced into, and the build whose files it last took."""
+
+    def build_in(self, key: AppKey, container: Container) -> str | None:
+        """The build last synced into `container`, if any (its label names the one it ran)."""
+        synced, build = self._synced.get(key, ("", ""))
+        return build if synced == container.id else None
+
+    async def can_sync(self, key: AppKey, instance: str) -> bool:
+        def check() -> bool:
+            found = self._target._find(key)
+            if found is None or found.id != instance or found.labels.get(LABEL_SYNC) != "true":
+                return False
+            return found.status == "running"
+
+        return await asyncio.to_thread(check)
+
+    async def copy(self, request: SyncRequest, report: Report) -> None:
+        name = container_name(request.key)
+
+        def put() -> None:
+            container = self._container(request)
+            with _sync_errors(container, name, "copy the changed files into"):
+                container.put_archive("/", request.archive)
+            report(f"copied {_files(request.files)} into {name}")
+
+        await asyncio.to_thread(put)
+
+    async def restart(self, request: SyncRequest, report: Report) -> Deployment:
+        name = container_name(request.key)
+
+        def signal() -> Container:
+            container = self._container(request)
+            if request.files:
+                with _sync_errors(container, name, "restart the app in"):
+                    container.kill(signal="SIGHUP")
+                report("restarting the app in its container")
+            return container
+
+        container = await asyncio.to_thread(signal)
+        url = f"http://127.0.0.1:{container.labels.get(LABEL_PORT)}"
+        if request.files and request.wait:
+            await self._wait_restarted(container, url, request.port)
+            report(f"the app answers at {url}")
+        self._synced[request.key] = (request.instance, request.build_id)
+        image = ",".join(container.image.tags) if container.image else None
+        return Deployment(
+            request.key, self._target.name, url, image, request.build_id, "running",
+            sync_instance=request.instance,
+        )  # fmt: skip
+
+    def _container(self, request: SyncRequest) -> Container:
+        container = self._target._find(request.key)
+        if container is None or container.id != request.instance:
+            name = container_name(request.key)
+            raise SyncUnavailable(f"{name} is not the container Draft started any more")
+        return container
+
+    async def _wait_restarted(self, container: Container, url: str, port: int) -> None:
+        """Wait until the app's old process has let go of its port, then for the new one."""
+        address = _address(container)
+        where = (address, port) if address else ("127.0.0.1", int(url.rsplit(":", 1)[1]))
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and await asyncio.to_thread(_answers, *where):
+            await asyncio.sleep(0.005)
+        await self._target._wait_ready(container, url, port, interval=0.01)
+
+
+@contextlib.contextmanager
+def _sync_errors(container: Container, name: str, doing: str) -> Iterator[None]:
+    """The engine's errors as a sync's: a container gone or stopped builds instead."""
+    try:
+        yield
+    except docker.errors.NotFound as error:
+        raise SyncUnavailable(f"{name} is gone") from error
+    except docker.errors.APIError as error:
+        if not _state(container).get("Running"):
+            raise SyncUnavailable(f"{name} is not running") from error
+        raise DeployError(
+            f"Docker could not {doing} {name}: {error.explanation or error}",
+            "Save again; run `draft delete` then `draft up` if this persists.",
+        ) from error
 
 
 def _has_file(container: Container, path: str) -> bool:

@@ -36,8 +36,10 @@ from urllib3.exceptions import HTTPError
 
 from draft import release as release_values
 from draftd.model import AppKey, Deployment, DeployRequest
+from draftd.sync.syncer import Syncer
 from draftd.targets import helm_release
 from draftd.targets.base import DeployError, Report, TargetUnavailable, lines_from_thread
+from draftd.wire import DeploymentState
 
 log = logging.getLogger(__name__)
 ROLLOUT_TIMEOUT = float(os.environ.get("DRAFTD_ROLLOUT_TIMEOUT", "180"))
@@ -79,6 +81,8 @@ def is_local_cluster(context: str) -> str | None:
 
 class KubernetesTarget:
     name = "kubernetes"
+    syncer: Syncer | None = None
+    """No sync into pods yet: every save builds the image and rolls it out."""
 
     def __init__(
         self,
@@ -301,7 +305,7 @@ class KubernetesTarget:
         )
         if info is None:
             return Deployment(key, self.name, None, None, None, "absent")
-        state = "running" if info.status == "deployed" else "failed"
+        state: DeploymentState = "running" if info.status == "deployed" else "failed"
         forward = self._forwards.get(key)
         detail = f"Helm release {info.name} revision {info.revision}: {info.status}"
         if forward is not None and forward.reconnecting:

@@ -24,10 +24,10 @@ import aiohttp
 
 from draftd.api import create_app
 from draftd.daemon import serve
-from draftd.model import AppKey, Deployment, DeployRequest, Image, Progress, SyncRequest
-from draftd.targets.base import SyncUnavailable
+from draftd.model import AppKey, Deployment, DeployRequest, Image
+from draftd.sync.syncer import SyncRequest, SyncUnavailable
+from draftd.wire import TERMINAL, Progress
 
-TERMINAL = {"ready", "failed", "superseded"}
 DOCKERFILE = b"FROM scratch\nCOPY . /app\nEXPOSE 5000\n"
 
 
@@ -130,6 +130,8 @@ class FakeBuilder:
 class FakeTarget:
     """Deploys nothing; records the order of deploys. Timing control only (see the module doc)."""
 
+    syncer: Any = None
+
     def __init__(self, name: str = "docker") -> None:
         self.name = name
         self.started: list[str] = []
@@ -185,6 +187,7 @@ class SyncingTarget(FakeTarget):
 
     def __init__(self) -> None:
         super().__init__()
+        self.syncer = self
         self.synced: list[tuple[str, str, list[str]]] = []
         """(build id, container, the archive's paths), in order."""
         self.vanish = False
@@ -193,22 +196,24 @@ class SyncingTarget(FakeTarget):
     async def deploy(self, request: DeployRequest, report: Any) -> Deployment:
         deployment = await super().deploy(request, report)
         if request.restartable:
-            extra = {"container": f"c-{request.build_id}", "sync": "true"}
-            deployment = self.running[request.key] = replace(deployment, extra=extra)
+            instance = f"c-{request.build_id}"
+            deployment = self.running[request.key] = replace(deployment, sync_instance=instance)
         return deployment
 
-    async def can_sync(self, key: AppKey, container: str) -> bool:
+    async def can_sync(self, key: AppKey, instance: str) -> bool:
         running = self.running.get(key)
-        return running is not None and running.extra.get("container") == container
+        return running is not None and running.sync_instance == instance
 
-    async def sync(self, request: SyncRequest, report: Any) -> Deployment:
+    async def copy(self, request: SyncRequest, report: Any) -> None:
         if self.vanish:
             self.vanish = False
-            raise SyncUnavailable(f"{request.container} is gone")
+            raise SyncUnavailable(f"{request.instance} is gone")
         paths = sorted(tar_members(request.archive))
-        self.synced.append((request.build_id, request.container, paths))
+        self.synced.append((request.build_id, request.instance, paths))
         if request.build_id in self.holds:
             await self.holds[request.build_id].wait()
+
+    async def restart(self, request: SyncRequest, report: Any) -> Deployment:
         deployment = replace(self.running[request.key], build_id=request.build_id, state="running")
         self.running[request.key] = deployment
         return deployment

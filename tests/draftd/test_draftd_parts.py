@@ -22,9 +22,10 @@ from draftd.builds import EventLog, new_build_id
 from draftd.buildspec import RequestRefused, parse_build_request
 from draftd.contexts import ManifestRefused, context_tag, materialize, validate_manifest
 from draftd.daemon import Options, local_url, resolve_token, run
-from draftd.model import BuildEvent, Phase
+from draftd.model import BuildEvent
 from draftd.ports import exposed_port
 from draftd.redact import redactor
+from draftd.wire import Phase
 
 
 def event(seq: int, kind: str = "log", phase: Phase = Phase.BUILDING) -> BuildEvent:

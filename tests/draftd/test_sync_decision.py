@@ -13,7 +13,7 @@ import pytest
 
 from draftd.blobs import BlobStore
 from draftd.contexts import ContextFile
-from draftd.livesync import MAX_SYNC_BYTES, NeedsBuild, SyncFile, plan, rules, sync_archive
+from draftd.sync.decision import MAX_SYNC_BYTES, NeedsBuild, SyncFile, plan, rules, sync_archive
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from typing import TypeVar
 from lsprotocol import types
 
 from draft import assist
-from server.documents import Kind, chart_dir_of, kind_of, path_of
+from server.draft_files import Kind, chart_dir_of, kind_of, path_of
 from server.state import DraftServer
 
 T = TypeVar("T")
