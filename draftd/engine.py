@@ -10,6 +10,7 @@ from __future__ import annotations
 import docker
 import docker.errors
 import docker.utils
+from docker.models.containers import Container
 
 from draftd.targets.base import TargetUnavailable
 
@@ -46,3 +47,23 @@ def connect(timeout: int) -> docker.DockerClient:
         raise engine_unavailable() from error
     client.api.timeout = timeout
     return client
+
+
+def has_file(container: Container, path: str) -> bool:
+    """Whether `path` exists in a container (created or running); /bin/sh is a small link."""
+    try:
+        stream, _ = container.get_archive(path)
+        for _chunk in stream:
+            pass
+    except docker.errors.NotFound:
+        return False
+    return True
+
+
+def image_has_file(client: docker.DockerClient, image: str, path: str) -> bool:
+    """Whether `path` exists in `image` (looked for in a container created, never started)."""
+    container = client.containers.create(image, entrypoint=["/bin/sh"], labels={})
+    try:
+        return has_file(container, path)
+    finally:
+        container.remove(force=True)

@@ -32,7 +32,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from draftd.engine import connect, engine_unavailable
+from draftd.engine import connect, engine_unavailable, has_file
 from draftd.model import AppKey, Deployment, DeployRequest
 from draftd.sync.syncer import WRAPPER, SyncRequest, SyncUnavailable, wrapper_archive
 from draftd.targets.base import DeployError, Report, TargetUnavailable, lines_from_thread
@@ -168,7 +168,7 @@ class DockerTarget:
             entrypoint=["/bin/sh", WRAPPER],
             command=command,
         )
-        if not _has_file(container, "/bin/sh"):
+        if not has_file(container, "/bin/sh"):
             report("the image has no /bin/sh: saves rebuild the image (no file sync)")
             container.remove(force=True)
             return None
@@ -368,17 +368,6 @@ def _sync_errors(container: Container, name: str, doing: str) -> Iterator[None]:
             f"Docker could not {doing} {name}: {error.explanation or error}",
             "Save again; run `draft delete` then `draft up` if this persists.",
         ) from error
-
-
-def _has_file(container: Container, path: str) -> bool:
-    """Whether `path` exists in a container (created or running); /bin/sh is a small link."""
-    try:
-        stream, _ = container.get_archive(path)
-        for _chunk in stream:
-            pass
-    except docker.errors.NotFound:
-        return False
-    return True
 
 
 def _files(count: int) -> str:

@@ -39,6 +39,13 @@ from draftd.model import AppKey, Deployment, DeployRequest
 from draftd.sync.syncer import Syncer
 from draftd.targets import helm_release
 from draftd.targets.base import DeployError, Report, TargetUnavailable, lines_from_thread
+from draftd.targets.kubernetes_sync import (
+    SYNC_TAG_SUFFIX,
+    KubernetesSyncer,
+    push,
+    running_instance,
+    sync_image,
+)
 from draftd.wire import DeploymentState
 
 log = logging.getLogger(__name__)
@@ -81,8 +88,6 @@ def is_local_cluster(context: str) -> str | None:
 
 class KubernetesTarget:
     name = "kubernetes"
-    syncer: Syncer | None = None
-    """No sync into pods yet: every save builds the image and rolls it out."""
 
     def __init__(
         self,
@@ -96,6 +101,8 @@ class KubernetesTarget:
         self._forwards: dict[AppKey, _PortForward] = {}
         self._namespaces: dict[AppKey, str] = {}
         """The namespace each app was last deployed to (status, logs and delete need it)."""
+        self.syncer: Syncer | None = KubernetesSyncer(self._api, self._forward_url, self.name)
+        """Saves go into the running pods (`draftd.targets.kubernetes_sync`)."""
 
     # -- reaching the cluster -------------------------------------------------------------
 
@@ -145,13 +152,17 @@ class KubernetesTarget:
             raise DeployError("The build carried no chart to deploy.", "Run `draft up` again.")
         settings = request.settings
         self._namespaces[request.key] = settings["namespace"]
+        image = request.image.reference
+        if request.restartable:
+            synced = await asyncio.to_thread(sync_image, image, report)
+            if synced is not None and request.pushed:
+                await asyncio.to_thread(push, synced, report)
+            image = synced or image
         if not request.pushed:
-            await asyncio.to_thread(self._share_local_image, request, report)
+            await asyncio.to_thread(self._share_local_image, image, report)
+        repository, _, tag = image.rpartition(":")
         values = release_values.deploy_values(
-            settings["set"],
-            repository=request.image.repository,
-            tag=request.image.tag,
-            build_id=request.build_id,
+            settings["set"], repository=repository, tag=tag, build_id=request.build_id
         )
         report(f"helm upgrade --install {settings['name']} in namespace {settings['namespace']}")
         info = await asyncio.to_thread(
@@ -164,13 +175,39 @@ class KubernetesTarget:
         )
         report(f"release {info.name} revision {info.revision}: {info.status}")
         url = None
+        instance = None
         if settings["wait"]:
             await self._watch_rollout(request.key, settings["name"], settings["namespace"], report)
             url = await self._forward_to_newest(request.key)
+            if image.endswith(SYNC_TAG_SUFFIX):
+                instance = await asyncio.to_thread(
+                    self._sync_instance, settings["name"], settings["namespace"], report
+                )
         return Deployment(
-            request.key, self.name, url, request.image.reference, request.build_id, "running",
+            request.key, self.name, url, image, request.build_id, "running",
             detail=f"Helm release {info.name} revision {info.revision} in {info.namespace}",
+            sync_instance=instance,
         )  # fmt: skip
+
+    def _sync_instance(self, release: str, namespace: str, report: Report) -> str | None:
+        """The pods a later save syncs into, once they run the wrapper and have tar."""
+        core = k8s.CoreV1Api(self._api())
+        instance = running_instance(core, namespace, release)
+        if instance is None:
+            report("saves rebuild the image: the rollout left no single-container ready pods")
+            return None
+        syncer = self.syncer
+        assert isinstance(syncer, KubernetesSyncer)
+        for pod, _ in instance.containers:
+            code, _ = syncer.exec(namespace, pod, ["/bin/sh", "-c", "command -v tar"], b"")
+            if code != 0:
+                report(f"the image has no tar: saves rebuild the image (no file sync into {pod})")
+                return None
+        return str(instance)
+
+    def _forward_url(self, key: AppKey) -> str | None:
+        forward = self._forwards.get(key)
+        return forward.url if forward is not None else None
 
     async def _forward_to_newest(self, key: AppKey) -> str | None:
         """After a rollout: the app's port-forward (made on the first deploy, kept on the same
@@ -189,11 +226,10 @@ class KubernetesTarget:
             )
         return forward.url
 
-    def _share_local_image(self, request: DeployRequest, report: Report) -> None:
+    def _share_local_image(self, image: str, report: Report) -> None:
         """Make an image that exists only in this machine's engine visible to the cluster."""
         context = self._context_name()
         local = is_local_cluster(context)
-        image = request.image.reference
         if local in SHARED_ENGINE_CLUSTERS:
             report(f"{context} shares this machine's Docker engine: {image} needs no push")
             return
@@ -255,6 +291,8 @@ class KubernetesTarget:
         except (ApiException, HTTPError, OSError) as error:
             raise TargetUnavailable(f"The cluster stopped answering: {error}.") from error
         rollout = _Rollout()
+        # A pod being deleted (an old revision's, stopped by the rollout) may well have exited.
+        pods = [pod for pod in pods if _alive(pod)]
         for pod in pods:
             failure = _pod_failure(core, pod, namespace)
             if failure is not None:
@@ -463,6 +501,11 @@ def _probe_failure(core: k8s.CoreV1Api, pod: str, namespace: str) -> str:
         return ""
     newest = max(events, key=lambda e: str(e.last_timestamp or e.event_time or ""))
     return " ".join(str(newest.message or "").split())
+
+
+def _alive(pod: Any) -> bool:
+    """Whether a pod is not being deleted."""
+    return pod.metadata is not None and pod.metadata.deletion_timestamp is None
 
 
 def _is_ready(pod: Any) -> bool:

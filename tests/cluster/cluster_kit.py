@@ -44,6 +44,13 @@ class Cluster:
                 return pod
         return None
 
+    def release_revisions(self, namespace: str, release: str) -> list[str]:
+        """The revisions Helm recorded for `release` (one Secret each)."""
+        secrets = self.core.list_namespaced_secret(
+            namespace, label_selector=f"owner=helm,name={release}"
+        )
+        return sorted(s.metadata.labels.get("version", "") for s in secrets.items)
+
     def releases(self, namespace: str) -> list[str]:
         """The Helm releases recorded in `namespace` (Helm keeps them as labelled Secrets)."""
         secrets = self.core.list_namespaced_secret(namespace, label_selector="owner=helm")
