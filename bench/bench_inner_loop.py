@@ -157,7 +157,7 @@ def naive_kubernetes_latencies(work: Path, edits: int, namespace: str) -> list[f
         run(
             helm, "upgrade", "--install", name, str(app / "chart"), "--wait",
             "--kubeconfig", str(KUBECONFIG), "-n", namespace, "--create-namespace",
-            "--set", f"image.repository={image}", "--set", f"image.tag={tag}",
+            "--set", f"image.repository={image}", "--set-string", f"image.tag={tag}",
         )  # fmt: skip
         for old in forward:
             old.terminate()
