@@ -225,7 +225,10 @@ class _Checker:
         header = self.key(base)
         suggestion = sanitize_name(self.path.resolve().parent.name)
         fix = None
-        if header is not None and self.where.entries[base].value is None:
+        # Only a `[environments.x]` header of its own gets the fix: a table implied by a
+        # dotted header (`[environments.x.y]`) or key has no header line to add it under.
+        entry = self.where.entries.get(base)
+        if header is not None and entry is not None and entry.value is None:
             after = Position(header.start.line + 1, 0)
             fix = Fix(f'Add name = "{suggestion}"', Range(after, after), f'name = "{suggestion}"\n')
         self.report(
@@ -296,9 +299,23 @@ def _environment(env: str, values: dict[str, Any]) -> Environment:
     return Environment(environment=env, **args)
 
 
+def too_deep(where: tomlpos.TomlIndex) -> tuple[Range, str] | None:
+    """Where `text` nests arrays or inline tables too deeply to be read, and what to say."""
+    if where.too_deep is None:
+        return None
+    return where.too_deep, (
+        f"TOML nested more than {tomlpos.MAX_DEPTH} arrays or inline tables deep: "
+        "Draft does not read it"
+    )
+
+
 def parse(text: str, path: Path = Path(CONFIG_FILE)) -> Config:
     """Every diagnostic of `text` plus the environments that are valid; never raises."""
     checker = _Checker(path, text)
+    deep = too_deep(checker.where)
+    if deep is not None:
+        checker.report(deep[0], "too-deep", deep[1])
+        return Config(path, {}, tuple(checker.found))
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from draft import tomlpos
-from draft.config import syntax_problem
+from draft.config import syntax_problem, too_deep
 from draft.diagnostics import Diagnostic, Range, Severity
 from draft.errors import DraftError
 
@@ -56,6 +56,10 @@ def parse(text: str, path: Path = Path(TASKS_FILE)) -> Tasks:
     def report(at: Range | None, code: str, message: str) -> None:
         found.append(Diagnostic(path, at or Range.of(0, 0), Severity.ERROR, code, message))
 
+    deep = too_deep(where)
+    if deep is not None:
+        report(deep[0], "too-deep", deep[1])
+        return Tasks(diagnostics=tuple(found))
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
