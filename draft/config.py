@@ -19,7 +19,7 @@ from typing import Any
 
 import tomlkit
 
-from draft import tomlpos
+from draft import limits, tomlpos
 from draft.configschema import (
     HYPHENATED,
     KEYS,
@@ -105,6 +105,7 @@ class _Checker:
 
     def document(self, data: dict[str, Any]) -> dict[str, Environment]:
         for key in data:
+            limits.step()
             if key != "environments":
                 self.unknown((key,), ["environments"], "at the top level")
         environments = data.get("environments")
@@ -142,6 +143,7 @@ class _Checker:
             return None
         values: dict[str, Any] = {}
         for key, value in table.items():
+            limits.step()
             canonical = self.canonical_key(base, key, table)
             if canonical is not None and self.typed((*base, key), KEYS[canonical], value):
                 values[canonical] = value
@@ -176,6 +178,7 @@ class _Checker:
     def unknown(self, path: tomlpos.KeyPath, known: list[str], where: str) -> None:
         key = path[-1]
         at = self.key(path)
+        limits.step(len(key) // 16 + 1)
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         if close and path not in self.where.entries:
             self.report(
@@ -310,7 +313,16 @@ def too_deep(where: tomlpos.TomlIndex) -> tuple[Range, str] | None:
 
 
 def parse(text: str, path: Path = Path(CONFIG_FILE)) -> Config:
-    """Every diagnostic of `text` plus the environments that are valid; never raises."""
+    """Every diagnostic of `text` plus the environments that are valid; never raises, and
+    takes time linear in the text's size (`draft.limits`)."""
+    with limits.bounded(len(text)):
+        try:
+            return _parse(text, path)
+        except (limits.TooMuchWork, RecursionError) as error:
+            return Config(path, {}, (limits.too_complex(path, error),))
+
+
+def _parse(text: str, path: Path) -> Config:
     checker = _Checker(path, text)
     deep = too_deep(checker.where)
     if deep is not None:

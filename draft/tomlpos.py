@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import tree_sitter
 import tree_sitter_toml
 
+from draft import limits
 from draft.diagnostics import Position, Range
 
 KeyPath = tuple[str, ...]
@@ -181,6 +182,7 @@ class _Indexer:
         self.array_tables: dict[KeyPath, int] = {}
 
     def add(self, entry: Entry) -> None:
+        limits.step(len(entry.path))
         if entry.path in self.index.entries:
             self.index.duplicates.append(entry)
         else:
