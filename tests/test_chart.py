@@ -251,3 +251,33 @@ def test_a_yaml_alias_bomb_is_refused_with_a_diagnostic_in_little_time_and_memor
     assert float(took) < 5 and int(peak_mb) < 400, done.stdout
     for line in done.stdout.splitlines()[1:]:
         assert "'yaml-syntax'" in line and "excessive aliasing" in line, line
+
+
+@pytest.mark.timeout(60)
+def test_a_backtracking_schema_pattern_is_checked_in_linear_time(app: Path, values: str) -> None:
+    """`^(a+)+$` against 34 a's and a `!`: Python's re takes hours, RE2 (what Helm's Go
+    regexp is) microseconds, with the same answer."""
+    import json
+    import time
+
+    chart_dir = app / "chart"
+    schema_path = chart_dir / "values.schema.json"
+    original = schema_path.read_text()
+    schema = json.loads(original)
+    schema["properties"]["greeting"] = {"type": "string", "pattern": "^(a+)+$"}
+    schema["patternProperties"] = {"^(x+)+$": {"type": "string"}}
+    schema_path.write_text(json.dumps(schema))
+    try:
+        started = time.monotonic()
+        found = check(app, values + 'greeting: "' + "a" * 34 + '!"\n' + "x" * 34 + "!: 1\n")
+        assert time.monotonic() - started < 10
+        assert ("values.yaml", values.count("\n") + 1, 11, "schema") in found
+    finally:
+        schema_path.write_text(original)
+
+
+def test_a_schema_pattern_helm_cannot_compile_is_reported_where_it_is() -> None:
+    text = '{\n  "properties": {\n    "name": {"type": "string", "pattern": "^(?!admin)"}\n  }\n}\n'
+    (found,) = chart.check_schema_file(text)
+    assert found.code == "invalid-schema" and found.range.start.line == 2
+    assert "not a regular expression Helm accepts" in found.message
