@@ -8,6 +8,7 @@ do: draftd not answering, a wrong token, a refused request.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import subprocess
@@ -33,6 +34,17 @@ RECONNECTS = 5
 
 class DaemonUnreachable(DraftError):
     """No draftd answers at the URL (and none could be started)."""
+
+
+class ContextChanged(DraftError):
+    """A file of the build changed (or went away) between hashing it and uploading it."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} changed while Draft was uploading it.",
+            "Save again, or run `draft up` again: Draft sends the app as it is then.",
+        )
+        self.path = path
 
 
 class DaemonRefused(DraftError):
@@ -131,7 +143,7 @@ class DraftdClient:
                 sources.setdefault(entry.digest, entry)
         sent = 0
         for digest, entry in sources.items():
-            data = await asyncio.to_thread((root / entry.path).read_bytes)
+            data = await asyncio.to_thread(_read_as_hashed, root, entry)
             try:
                 async with self.session.put(f"{self.url}/v1/blobs/{digest}", data=data) as answer:
                     await _raise_for(answer)
@@ -216,6 +228,18 @@ class DraftdClient:
 
 
 _TERMINAL = frozenset({"ready", "failed", "superseded"})
+
+
+def _read_as_hashed(root: Path, entry: Entry) -> bytes:
+    """The file's bytes, when they are still what the manifest says; else `ContextChanged`
+    (draftd would refuse them, and the build would wait for a blob that never comes)."""
+    try:
+        data = (root / entry.path).read_bytes()
+    except OSError:
+        raise ContextChanged(entry.path) from None
+    if "sha256:" + hashlib.sha256(data).hexdigest() != entry.digest:
+        raise ContextChanged(entry.path)
+    return data
 
 
 async def _raise_for(answer: aiohttp.ClientResponse) -> None:

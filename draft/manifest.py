@@ -138,6 +138,13 @@ def _link(root: Path, relative: str, path: str) -> Entry:
     return Entry(relative, "sha256:" + hashlib.sha256(data).hexdigest(), len(data), 0o777, target)
 
 
+def forget(path: Path) -> None:
+    """Hash `path` afresh next time: it changed without its size or mtime telling (a
+    rewrite within the filesystem's timestamp granularity)."""
+    with _cache_lock:
+        _cache.pop(str(path), None)
+
+
 def _digest(path: str, info: os.stat_result) -> str:
     with _cache_lock:
         cached = _cache.get(path)
