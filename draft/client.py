@@ -215,19 +215,34 @@ class DraftdClient:
     async def logs(
         self, app: str, env: str, *, follow: bool = False, tail: int = 100
     ) -> AsyncIterator[str]:
+        """The app's output; `DaemonRefused` when draftd meets an error while sending it."""
         params = {"follow": "1" if follow else "0", "tail": str(tail)}
         try:
             async with self.session.get(
                 f"{self.url}/v1/apps/{app}/{env}/logs", params=params
             ) as answer:
                 await _raise_for(answer)
+                mark = answer.headers.get(ERROR_MARK, "")
                 async for raw in answer.content:
-                    yield raw.decode("utf-8", errors="replace").rstrip("\n")
+                    line = raw.decode("utf-8", errors="replace").rstrip("\n")
+                    if mark and line.startswith(f"{mark} draftd: "):
+                        raise _in_band_error(line.removeprefix(f"{mark} draftd: "))
+                    yield line
         except aiohttp.ClientConnectionError as error:
             raise self._unreachable() from error
 
 
 _TERMINAL = frozenset({"ready", "failed", "superseded"})
+ERROR_MARK = "Draft-Error-Mark"
+"""draftd's logs answer names the mark of its error line in this header (draftd/apps_api.py)."""
+
+
+def _in_band_error(text: str) -> DaemonRefused:
+    try:
+        body = json.loads(text)
+        return DaemonRefused(str(body.get("error") or text), str(body.get("hint") or ""))
+    except (ValueError, AttributeError):
+        return DaemonRefused(text)
 
 
 def _read_as_hashed(root: Path, entry: Entry) -> bytes:

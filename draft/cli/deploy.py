@@ -333,4 +333,8 @@ def run_status(args: argparse.Namespace, out: Output) -> int:
     if found.get("detail"):
         out.line(str(found["detail"]))
     out.result(found)
-    return 0
+    # "unknown": draftd could not say (its target failed); "failed": the app is not healthy.
+    return 0 if found.get("state") in HEALTHY else 1
+
+
+HEALTHY = ("running", "starting")
