@@ -24,8 +24,8 @@ from pathlib import Path
 
 from draft.diagnostics import Diagnostic, Range, Severity
 
-BASE_STEPS = 200_000
-STEPS_PER_CHAR = 50
+BASE_STEPS = 50_000
+STEPS_PER_CHAR = 10
 SECONDS = 20.0
 """A check that takes longer than this stops, whatever steps it has left: the steps bound
 the work, this bounds a slow machine's wait."""

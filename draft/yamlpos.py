@@ -86,6 +86,7 @@ class _BoundedComposer(Composer):
 
     def __init__(self, loader: Any = None) -> None:
         super().__init__(loader)
+        self.warn_double_anchors = False  # YAML allows redefining an anchor
         self.expanded = 0
         self.through_aliases = 0
         self.sizes: dict[int, int] = {}
@@ -138,6 +139,10 @@ def parse(text: str) -> YamlDocument:
     except (YAMLError, ValueError, RecursionError) as error:
         problem = str(error) or "invalid YAML"
         return YamlDocument(None, error=YamlSyntaxError(problem, Range.of(0, 0)))
+    except (AttributeError, TypeError, KeyError, IndexError) as error:
+        # ruamel's own failures on odd input (a merge key refering to its own mapping)
+        problem = f"invalid YAML: ruamel.yaml could not read it ({type(error).__name__})"
+        return YamlDocument(None, error=YamlSyntaxError(problem, Range.of(0, 0)))
     document = YamlDocument(_plain(loaded))
     _index(loaded, (), lines, document)
     return document
@@ -165,9 +170,13 @@ def _index(node: Any, path: KeyPath, lines: list[str], document: YamlDocument) -
     if isinstance(node, CommentedMap):
         for key, value in node.items():
             child = (*path, str(key))
-            key_line, key_col = node.lc.key(key)
+            key_pos = _position(node.lc.key, key)
+            if key_pos is None:  # a key merged in (`<<: *base`) is where its mapping is
+                _index(value, child, lines, document)
+                continue
+            key_line, key_col = key_pos
             document.keys[child] = _token_range(lines, key_line, key_col, until=":")
-            value_pos = node.lc.value(key)
+            value_pos = _position(node.lc.value, key)
             nested = isinstance(value, CommentedMap | CommentedSeq)
             # A block mapping or list starts on the next line: its key is the better place.
             if value_pos is not None and (not nested or value_pos[0] == key_line):
@@ -176,12 +185,24 @@ def _index(node: Any, path: KeyPath, lines: list[str], document: YamlDocument) -
     elif isinstance(node, CommentedSeq):
         for position, value in enumerate(node):
             child = (*path, position)
-            line, col = node.lc.item(position)
-            item = _token_range(lines, line, col)
+            item_pos = _position(node.lc.item, position)
+            if item_pos is None:
+                _index(value, child, lines, document)
+                continue
+            item = _token_range(lines, *item_pos)
             document.keys[child] = item
             if not isinstance(value, CommentedMap | CommentedSeq):
                 document.values[child] = item
             _index(value, child, lines, document)
+
+
+def _position(where: Any, key: Any) -> tuple[int, int] | None:
+    """ruamel's line and column of a key, value or item; None for one merged in."""
+    try:
+        found = where(key)
+    except (KeyError, IndexError, TypeError):
+        return None
+    return (found[0], found[1]) if found is not None else None
 
 
 def _token_range(lines: list[str], line: int, column: int, until: str = "") -> Range:
