@@ -33,7 +33,6 @@ import re2
 
 from draft import limits
 
-
 KEYWORD_STEPS = 4
 """A keyword costs jsonschema about as much as four YAML values cost the parser."""
 

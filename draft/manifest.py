@@ -72,7 +72,18 @@ def dockerignore(root: Path) -> pathspec.GitIgnoreSpec:
         if not pattern.startswith(("/", "**")):
             pattern = "/" + pattern
         anchored.append(("!" if negated else "") + pattern)
-    return pathspec.GitIgnoreSpec.from_lines(anchored)
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(anchored)
+    except ValueError:  # pathspec's GitIgnorePatternError: find the line to name
+        for number, raw in enumerate(lines, start=1):
+            try:
+                pathspec.GitIgnoreSpec.from_lines([raw.strip().lstrip("!")])
+            except ValueError as error:
+                raise ContextError(
+                    f"Line {number} of {root / DOCKERIGNORE} is not a valid pattern: {error}",
+                    "Fix or remove it (Docker refuses it too).",
+                ) from None
+        raise
 
 
 def build_context(root: Path, dockerfile: str = "Dockerfile") -> list[Entry]:

@@ -49,7 +49,20 @@ def ignored_paths(root: Path) -> pathspec.GitIgnoreSpec:
         lines = (root / DRAFTIGNORE).read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         lines = []
-    return pathspec.GitIgnoreSpec.from_lines([*ALWAYS_IGNORED, *lines])
+    try:
+        return pathspec.GitIgnoreSpec.from_lines([*ALWAYS_IGNORED, *lines])
+    except ValueError:  # an invalid pattern (a trailing backslash): watch without it
+        valid = [line for line in lines if _valid_pattern(line)]
+        log.warning("%s: ignoring %d invalid patterns", DRAFTIGNORE, len(lines) - len(valid))
+        return pathspec.GitIgnoreSpec.from_lines([*ALWAYS_IGNORED, *valid])
+
+
+def _valid_pattern(line: str) -> bool:
+    try:
+        pathspec.GitIgnoreSpec.from_lines([line])
+    except ValueError:
+        return False
+    return True
 
 
 class _Changes(FileSystemEventHandler):

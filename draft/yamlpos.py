@@ -126,6 +126,10 @@ def parse(text: str) -> YamlDocument:
     yaml.max_depth = MAX_DEPTH
     yaml.Composer = _BoundedComposer
     lines = text.splitlines()
+    too_deep = _flow_too_deep(text)
+    if too_deep is not None:
+        problem = f"mappings and lists nested more than {MAX_DEPTH} deep"
+        return YamlDocument(None, error=YamlSyntaxError(problem, _token_range(lines, *too_deep)))
     try:
         loaded = yaml.load(io.StringIO(text))
     except MarkedYAMLError as error:
@@ -146,6 +150,38 @@ def parse(text: str) -> YamlDocument:
     document = YamlDocument(_plain(loaded))
     _index(loaded, (), lines, document)
     return document
+
+
+def _flow_too_deep(text: str) -> tuple[int, int] | None:
+    """Where `[` and `{` nest more than MAX_DEPTH deep, found in one pass before ruamel reads
+    the text: its scanner looks ahead across every open bracket at each token, quadratic in
+    the nesting (a few thousand `[` take seconds). Quoted text and comments are skipped;
+    brackets inside plain scalars are counted, so this errs only on absurd text."""
+    depth = 0
+    line = column = 0
+    quote = ""
+    previous = "\n"
+    for char in text:
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char == "#" and previous in " \t\n":
+            quote = "\n"  # a comment runs to the end of the line
+        elif char in "'\"" and previous in " \t\n[{,:-?":  # a quote starting a scalar
+            quote = char
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line, column
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+        if char == "\n":
+            line, column = line + 1, 0
+            quote = "" if quote == "\n" else quote
+        else:
+            column += 1
+        previous = char
+    return None
 
 
 def _plain(node: Any) -> Any:
