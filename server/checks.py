@@ -154,6 +154,8 @@ async def check(ls: DraftServer, uri: str) -> list[types.Diagnostic] | None:
     def let_go(_: object) -> None:  # when the thread is free, not when we stop waiting
         if (held := ls.checks_running.get(uri)) is not None and held.done is done:
             del ls.checks_running[uri]
+        if not done.cancelled():
+            done.exception()  # retrieved: a cancelled check nobody awaited is no error
 
     done.add_done_callback(let_go)
     try:
