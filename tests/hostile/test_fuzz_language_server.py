@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import sys
@@ -17,6 +18,8 @@ from typing import Any
 
 import pytest
 import pytest_lsp
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
@@ -186,3 +189,44 @@ async def test_a_burst_of_edits_to_a_slow_file_ends_on_the_newest_text_soon(
     threads, rss_mb = usage(pid)
     assert threads <= threads_before + 2 and rss_mb < CEILING_MB, (threads, rss_mb)
     assert after_burst < 3 * one_check + 2, (after_burst, one_check)
+
+
+def corpus(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
+    """`count` inputs drawn by hypothesis, derandomized (the same in every CI run)."""
+    found: list[Any] = []
+
+    @settings(max_examples=count, derandomize=True, database=None, phases=[Phase.generate])
+    @given(strategy)
+    def collect(value: Any) -> None:
+        found.append(value)
+
+    collect()
+    return found
+
+
+async def test_any_text_of_any_draft_file_is_answered_within_the_ceiling(
+    client: LanguageClient, workspace: Path
+) -> None:
+    """Hypothesis's hostile texts for each kind of Draft file, typed into draft-ls: each is
+    answered with diagnostics (never the "could not check" warning) within the ceiling, and
+    the server's memory stays under its ceiling."""
+    from test_fuzz_parsers import SCHEMA, TOML, YAML
+
+    pid = server_pid()
+    files = [
+        (workspace / "draft.toml", TOML, "toml"),
+        (workspace / ".draft-tasks.toml", TOML, "toml"),
+        (workspace / "chart" / "Chart.yaml", YAML, "yaml"),
+        (workspace / "chart" / "values.yaml", YAML, "yaml"),
+        (workspace / "chart" / "values.schema.json", SCHEMA.map(json.dumps), "json"),
+    ]
+    for path, strategy, language in files:
+        uri = opened(client, path, path.read_text() if path.exists() else "", language)
+        await newest_diagnostics(client, uri, lambda found: True)
+        for version, text in enumerate(corpus(strategy, 12), start=2):
+            marker = f"\n# fuzz {version}\n" if language != "json" else ""
+            typed(client, uri, version, text + marker)
+            found = await newest_diagnostics(client, uri, lambda found: True, timeout=CEILING_S * 3)
+            assert not any(d.code == "internal" for d in found), (text[:200], found)
+            _, rss_mb = usage(pid)
+            assert rss_mb < CEILING_MB, (path.name, text[:200], rss_mb)
