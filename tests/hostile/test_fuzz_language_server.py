@@ -170,7 +170,7 @@ async def test_a_burst_of_edits_to_a_slow_file_ends_on_the_newest_text_soon(
     """A check that is no longer wanted stops at its next step: after a burst of edits the
     newest text's diagnostics come about one check later, not after every stale one."""
     pid = server_pid()
-    big = "".join(f"key{n}:\n  nested: [1, 2, 3]\n  other: {{a: b}}\n" for n in range(8_000))
+    big = "".join(f"key{n}:\n  nested: [1, 2, 3]\n  other: {{a: b}}\n" for n in range(3_000))
     uri = opened(client, workspace / "chart" / "values.yaml", big + "replicaCount: 1\n")
     started = time.monotonic()
     await newest_diagnostics(client, uri, lambda found: True, timeout=120)
