@@ -16,6 +16,7 @@ Nothing here raises on bad input: every problem is a `Diagnostic`.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -29,7 +30,7 @@ from kubernetes_validate import utils as k8s_schemas
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from draft import helm, yamlpos
+from draft import helm, jsonschemas, limits, yamlpos
 from draft.diagnostics import Diagnostic, Range, Severity
 from draft.release import merge
 
@@ -38,6 +39,8 @@ SCHEMA_FILE = "values.schema.json"
 CHART_FILE = "Chart.yaml"
 KUBERNETES_VERSION = k8s_schemas.latest_version()
 MAX_TEXT = 2_000_000
+MAX_REPORTED = 100
+"""Problems of one kind reported per file: each is placed by a search of the text."""
 _TEMPLATE_ERRORS = (
     re.compile(r"template: (?P<path>[^:]+):(?P<line>\d+)(?::(?P<col>\d+))?: (?P<msg>.*)"),
     re.compile(r"parse error at \((?P<path>[^:)]+):(?P<line>\d+)\): (?P<msg>.*)"),
@@ -56,8 +59,23 @@ def check_values(
     """Every problem of the chart's values, as `draft check` and the language server show them.
 
     `values_text` is the editor's unsaved values.yaml; `extra_values` what a deploy
-    sets on top (draft.toml's `set`, the image Draft built).
+    sets on top (draft.toml's `set`, the image Draft built). Never raises; the values and
+    schema are checked in time linear in their size (`draft.limits`).
     """
+    with limits.bounded(len(values_text or "")):
+        try:
+            return _check_values(chart_dir, release, namespace, extra_values, values_text)
+        except (limits.TooMuchWork, RecursionError) as error:
+            return [limits.too_complex(chart_dir / VALUES_FILE, error)]
+
+
+def _check_values(
+    chart_dir: Path,
+    release: str,
+    namespace: str,
+    extra_values: dict[str, Any] | None,
+    values_text: str | None,
+) -> list[Diagnostic]:
     values_path = chart_dir / VALUES_FILE
     if values_text is None:
         try:
@@ -66,6 +84,7 @@ def check_values(
             values_text = ""
         except (OSError, UnicodeDecodeError) as error:
             return [_at(values_path, Range.of(0, 0), "values-unreadable", f"cannot read: {error}")]
+        limits.allow(len(values_text))
     if len(values_text) > MAX_TEXT:
         return [
             _at(values_path, Range.of(0, 0), "too-large", "values.yaml is too large to check",
@@ -152,7 +171,16 @@ def _lint_findings(
 
 
 def check_schema_file(text: str, path: Path = Path(SCHEMA_FILE)) -> list[Diagnostic]:
-    """values.schema.json: JSON syntax at its position, then a valid JSON Schema."""
+    """values.schema.json: JSON syntax at its position, then a valid JSON Schema whose
+    regular expressions Helm accepts. Never raises; linear in the text's size."""
+    with limits.bounded(len(text)):
+        try:
+            return _check_schema_file(text, path)
+        except (limits.TooMuchWork, RecursionError) as error:
+            return [limits.too_complex(path, error)]
+
+
+def _check_schema_file(text: str, path: Path) -> list[Diagnostic]:
     try:
         schema = json.loads(text)
     except json.JSONDecodeError as error:
@@ -161,15 +189,32 @@ def check_schema_file(text: str, path: Path = Path(SCHEMA_FILE)) -> list[Diagnos
         return [_at(path, Range.of(0, 0), "json-syntax", "the JSON is nested too deeply")]
     if not isinstance(schema, dict):
         return [_at(path, Range.of(0, 0), "invalid-schema", "a values schema must be an object")]
-    validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-    return [
-        _at(path, _json_pointer_range(text, list(error.path)), "invalid-schema", error.message)
-        for error in validator(validator.META_SCHEMA).iter_errors(schema)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    lines = text.splitlines()
+    found = [
+        _at(path, _json_pointer_range(lines, list(error.path)), "invalid-schema", error.message)
+        for error in itertools.islice(
+            jsonschemas.validator(cls.META_SCHEMA).iter_errors(schema), MAX_REPORTED
+        )
     ]
+    found += [
+        _at(path, _json_pointer_range(lines, where), "invalid-schema", str(refused))
+        for where, refused in itertools.islice(jsonschemas.refused_patterns(schema), MAX_REPORTED)
+    ]
+    return found
 
 
 def check_chart_yaml(text: str, path: Path = Path(CHART_FILE)) -> list[Diagnostic]:
-    """Chart.yaml: YAML syntax, apiVersion v2, a name and a SemVer version."""
+    """Chart.yaml: YAML syntax, apiVersion v2, a name and a SemVer version. Never raises;
+    linear in the text's size."""
+    with limits.bounded(len(text)):
+        try:
+            return _check_chart_yaml(text, path)
+        except (limits.TooMuchWork, RecursionError) as error:
+            return [limits.too_complex(path, error)]
+
+
+def _check_chart_yaml(text: str, path: Path) -> list[Diagnostic]:
     document = yamlpos.parse(text)
     if document.error is not None:
         return [_at(path, document.error.range, "yaml-syntax", document.error.message)]
@@ -197,8 +242,10 @@ def check_chart_yaml(text: str, path: Path = Path(CHART_FILE)) -> list[Diagnosti
 def values_schema(chart_dir: Path) -> dict[str, Any] | None:
     """The chart's values.schema.json, or None when it has none (or it is not valid JSON)."""
     try:
-        schema = json.loads((chart_dir / SCHEMA_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = (chart_dir / SCHEMA_FILE).read_text(encoding="utf-8")
+        limits.allow(len(text))
+        schema = json.loads(text)
+    except (OSError, ValueError, RecursionError):
         return None
     return schema if isinstance(schema, dict) else None
 
@@ -220,9 +267,13 @@ def _schema_problems(
         return
     values_path = chart_dir / VALUES_FILE
     try:
-        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-        errors = sorted(cls(schema).iter_errors(values), key=lambda e: list(map(str, e.path)))
-    except (jsonschema.SchemaError, referencing.exceptions.Unresolvable) as error:
+        validator = jsonschemas.validator(schema)
+        errors = sorted(validator.iter_errors(values), key=lambda e: list(map(str, e.path)))
+    except (
+        jsonschema.SchemaError,
+        referencing.exceptions.Unresolvable,
+        jsonschemas.PatternRefused,
+    ) as error:
         yield _at(chart_dir / SCHEMA_FILE, Range.of(0, 0), "invalid-schema", str(error))
         return
     for problem in errors:
@@ -251,7 +302,7 @@ def _unexpected_keys(error: jsonschema.ValidationError) -> list[str]:
     return [
         key
         for key in instance
-        if key not in properties and not any(re.search(p, key) for p in patterns)
+        if key not in properties and not any(jsonschemas.search(p, key) for p in patterns)
     ]
 
 
@@ -262,7 +313,9 @@ def _schema_dict(error: jsonschema.ValidationError) -> dict[str, Any]:
 def _did_you_mean(key: str, known: Iterable[str]) -> str:
     import difflib
 
-    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    candidates = list(known)
+    limits.step(len(candidates) * (len(key) // 16 + 1))
+    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
     return f"; did you mean `{close[0]}`?" if close else ""
 
 
@@ -328,7 +381,7 @@ def _place(
     chart_dir: Path, problems: Iterable[_Invalid], document: yamlpos.YamlDocument
 ) -> Iterator[Diagnostic]:
     """Each schema error on the values.yaml key that produced it, else on its template."""
-    for problem in problems:
+    for problem in itertools.islice(problems, MAX_REPORTED):
         source = _template_source(chart_dir / problem.template)
         where = None
         if problem.instance is not _NOTHING:
@@ -386,12 +439,13 @@ def _validator(api_version: str, kind: str) -> jsonschema.protocols.Validator | 
     return validator
 
 
-def _json_pointer_range(text: str, path: list[Any]) -> Range:
+def _json_pointer_range(lines: list[str], path: list[Any]) -> Range:
     """Best effort: the line of the last key of `path` in a JSON text."""
     if not path:
         return Range.of(0, 0)
     needle = f'"{path[-1]}"'
-    for number, line in enumerate(text.splitlines()):
+    limits.step(len(lines))
+    for number, line in enumerate(lines):
         column = line.find(needle)
         if column >= 0:
             return Range.of(number, column, number, column + len(needle))

@@ -10,6 +10,7 @@ what to do: draftd not answering, a wrong token, a refused request.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import subprocess
@@ -51,6 +52,17 @@ RECONNECTS = 5
 
 class DaemonUnreachable(DraftError):
     """No draftd answers at the URL (and none could be started)."""
+
+
+class ContextChanged(DraftError):
+    """A file of the build changed (or went away) between hashing it and uploading it."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} changed while Draft was uploading it.",
+            "Save again, or run `draft up` again: Draft sends the app as it is then.",
+        )
+        self.path = path
 
 
 class DaemonRefused(DraftError):
@@ -141,7 +153,7 @@ class DraftdClient:
                 sources.setdefault(entry.digest, entry)
         sent = 0
         for digest, entry in sources.items():
-            data = await asyncio.to_thread((root / entry.path).read_bytes)
+            data = await asyncio.to_thread(_read_as_hashed, root, entry)
             try:
                 async with self.session.put(f"{self.url}/v1/blobs/{digest}", data=data) as answer:
                     await _raise_for(answer)
@@ -214,16 +226,45 @@ class DraftdClient:
     async def logs(
         self, app: str, env: str, *, follow: bool = False, tail: int = 100
     ) -> AsyncIterator[str]:
+        """The app's output; `DaemonRefused` when draftd meets an error while sending it."""
         params = {"follow": "1" if follow else "0", "tail": str(tail)}
         try:
             async with self.session.get(
                 f"{self.url}/v1/apps/{app}/{env}/logs", params=params
             ) as answer:
                 await _raise_for(answer)
+                mark = answer.headers.get(ERROR_MARK, "")
                 async for raw in answer.content:
-                    yield raw.decode("utf-8", errors="replace").rstrip("\n")
+                    line = raw.decode("utf-8", errors="replace").rstrip("\n")
+                    if mark and line.startswith(f"{mark} draftd: "):
+                        raise _in_band_error(line.removeprefix(f"{mark} draftd: "))
+                    yield line
         except aiohttp.ClientConnectionError as error:
             raise self._unreachable() from error
+
+
+ERROR_MARK = "Draft-Error-Mark"
+"""draftd's logs answer names the mark of its error line in this header (draftd/apps_api.py)."""
+
+
+def _in_band_error(text: str) -> DaemonRefused:
+    try:
+        body = json.loads(text)
+        return DaemonRefused(str(body.get("error") or text), str(body.get("hint") or ""))
+    except (ValueError, AttributeError):
+        return DaemonRefused(text)
+
+
+def _read_as_hashed(root: Path, entry: Entry) -> bytes:
+    """The file's bytes, when they are still what the manifest says; else `ContextChanged`
+    (draftd would refuse them, and the build would wait for a blob that never comes)."""
+    try:
+        data = (root / entry.path).read_bytes()
+    except OSError:
+        raise ContextChanged(entry.path) from None
+    if "sha256:" + hashlib.sha256(data).hexdigest() != entry.digest:
+        raise ContextChanged(entry.path)
+    return data
 
 
 async def _raise_for(answer: aiohttp.ClientResponse) -> None:

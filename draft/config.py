@@ -19,7 +19,7 @@ from typing import Any
 
 import tomlkit
 
-from draft import tomlpos
+from draft import limits, tomlpos
 from draft.configschema import (
     HYPHENATED,
     KEYS,
@@ -105,6 +105,7 @@ class _Checker:
 
     def document(self, data: dict[str, Any]) -> dict[str, Environment]:
         for key in data:
+            limits.step()
             if key != "environments":
                 self.unknown((key,), ["environments"], "at the top level")
         environments = data.get("environments")
@@ -142,6 +143,7 @@ class _Checker:
             return None
         values: dict[str, Any] = {}
         for key, value in table.items():
+            limits.step()
             canonical = self.canonical_key(base, key, table)
             if canonical is not None and self.typed((*base, key), KEYS[canonical], value):
                 values[canonical] = value
@@ -176,6 +178,7 @@ class _Checker:
     def unknown(self, path: tomlpos.KeyPath, known: list[str], where: str) -> None:
         key = path[-1]
         at = self.key(path)
+        limits.step(len(key) // 16 + 1)
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         if close and path not in self.where.entries:
             self.report(
@@ -225,7 +228,10 @@ class _Checker:
         header = self.key(base)
         suggestion = sanitize_name(self.path.resolve().parent.name)
         fix = None
-        if header is not None and self.where.entries[base].value is None:
+        # Only a `[environments.x]` header of its own gets the fix: a table implied by a
+        # dotted header (`[environments.x.y]`) or key has no header line to add it under.
+        entry = self.where.entries.get(base)
+        if header is not None and entry is not None and entry.value is None:
             after = Position(header.start.line + 1, 0)
             fix = Fix(f'Add name = "{suggestion}"', Range(after, after), f'name = "{suggestion}"\n')
         self.report(
@@ -296,9 +302,32 @@ def _environment(env: str, values: dict[str, Any]) -> Environment:
     return Environment(environment=env, **args)
 
 
+def too_deep(where: tomlpos.TomlIndex) -> tuple[Range, str] | None:
+    """Where `text` nests arrays or inline tables too deeply to be read, and what to say."""
+    if where.too_deep is None:
+        return None
+    return where.too_deep, (
+        f"TOML nested more than {tomlpos.MAX_DEPTH} arrays or inline tables deep: "
+        "Draft does not read it"
+    )
+
+
 def parse(text: str, path: Path = Path(CONFIG_FILE)) -> Config:
-    """Every diagnostic of `text` plus the environments that are valid; never raises."""
+    """Every diagnostic of `text` plus the environments that are valid; never raises, and
+    takes time linear in the text's size (`draft.limits`)."""
+    with limits.bounded(len(text)):
+        try:
+            return _parse(text, path)
+        except (limits.TooMuchWork, RecursionError) as error:
+            return Config(path, {}, (limits.too_complex(path, error),))
+
+
+def _parse(text: str, path: Path) -> Config:
     checker = _Checker(path, text)
+    deep = too_deep(checker.where)
+    if deep is not None:
+        checker.report(deep[0], "too-deep", deep[1])
+        return Config(path, {}, tuple(checker.found))
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from draft import config, manifest, tasks, userconfig
-from draft.client import DraftdClient, ensure_daemon
+from draft.client import ContextChanged, DraftdClient, ensure_daemon
 from draft.errors import DraftError
 from draftd.wire import (
     TERMINAL,
@@ -32,6 +32,10 @@ from draftd.wire import (
     TargetName,
     Trigger,
 )
+
+CHANGED_RETRIES = 3
+"""Times a deploy starts over when a file changes between hashing and upload (a save landing
+mid-deploy): the newest text is what gets deployed, or the deploy fails saying why."""
 
 
 @dataclass(frozen=True)
@@ -174,9 +178,19 @@ async def up(
                       fingerprint=fingerprint)  # fmt: skip
     client = await ensure_daemon(daemon_url)
     async with client:
-        result = await _follow_build(
-            client, root, env, body, entries, started, on_status, on_upload
-        )
+        for attempt in range(CHANGED_RETRIES + 1):
+            try:
+                result = await _follow_build(
+                    client, root, env, body, entries, started, on_status, on_upload
+                )
+                break
+            except ContextChanged as changed:
+                if attempt == CHANGED_RETRIES:
+                    raise
+                manifest.forget(root / changed.path)
+                output(f"{changed.path} changed while it was uploaded: sending the app again")
+                body, entries = await asyncio.to_thread(build_request, root, env, trigger, target)
+                fingerprint = _fingerprint(body)
         if result.phase == "ready":
             result = await _post_deploy(client, env, planned.post_deploy, result, output)
         return replace(result, fingerprint=fingerprint)

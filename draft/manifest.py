@@ -61,7 +61,18 @@ def dockerignore(root: Path) -> pathspec.GitIgnoreSpec:
         if not pattern.startswith(("/", "**")):
             pattern = "/" + pattern
         anchored.append(("!" if negated else "") + pattern)
-    return pathspec.GitIgnoreSpec.from_lines(anchored)
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(anchored)
+    except ValueError:  # pathspec's GitIgnorePatternError: find the line to name
+        for number, raw in enumerate(lines, start=1):
+            try:
+                pathspec.GitIgnoreSpec.from_lines([raw.strip().lstrip("!")])
+            except ValueError as error:
+                raise ContextError(
+                    f"Line {number} of {root / DOCKERIGNORE} is not a valid pattern: {error}",
+                    "Fix or remove it (Docker refuses it too).",
+                ) from None
+        raise
 
 
 def build_context(root: Path, dockerfile: str = "Dockerfile") -> list[Entry]:
@@ -125,6 +136,13 @@ def _link(root: Path, relative: str, path: str) -> Entry:
         )
     data = target.encode()
     return Entry(relative, "sha256:" + hashlib.sha256(data).hexdigest(), len(data), 0o777, target)
+
+
+def forget(path: Path) -> None:
+    """Hash `path` afresh next time: it changed without its size or mtime telling (a
+    rewrite within the filesystem's timestamp granularity)."""
+    with _cache_lock:
+        _cache.pop(str(path), None)
 
 
 def _digest(path: str, info: os.stat_result) -> str:

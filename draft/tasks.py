@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from draft import tomlpos
-from draft.config import syntax_problem
+from draft import limits, tomlpos
+from draft.config import syntax_problem, too_deep
 from draft.diagnostics import Diagnostic, Range, Severity
 from draft.errors import DraftError
 
@@ -49,13 +49,26 @@ class Tasks:
 
 
 def parse(text: str, path: Path = Path(TASKS_FILE)) -> Tasks:
-    """The tasks of a `.draft-tasks.toml` text, and every problem with it; never raises."""
+    """The tasks of a `.draft-tasks.toml` text, and every problem with it; never raises, and
+    takes time linear in the text's size (`draft.limits`)."""
+    with limits.bounded(len(text)):
+        try:
+            return _parse(text, path)
+        except (limits.TooMuchWork, RecursionError) as error:
+            return Tasks(diagnostics=(limits.too_complex(path, error),))
+
+
+def _parse(text: str, path: Path) -> Tasks:
     where = tomlpos.index(text)
     found: list[Diagnostic] = []
 
     def report(at: Range | None, code: str, message: str) -> None:
         found.append(Diagnostic(path, at or Range.of(0, 0), Severity.ERROR, code, message))
 
+    deep = too_deep(where)
+    if deep is not None:
+        report(deep[0], "too-deep", deep[1])
+        return Tasks(diagnostics=tuple(found))
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -77,6 +90,7 @@ def parse(text: str, path: Path = Path(TASKS_FILE)) -> Tasks:
             report(where.key_range((stage,)), "wrong-type", f"[{stage}] must be a table of tasks")
             continue
         for name, command in table.items():
+            limits.step()
             place = where.value_range((stage, name))
             if not isinstance(command, str):
                 report(place, "wrong-type", f"task {name!r} must be a command string")

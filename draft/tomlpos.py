@@ -5,6 +5,12 @@ tree-sitter's TOML grammar parses the same text error-tolerantly into a tree
 with exact spans. This module indexes that tree by key path, so a check that
 finds something wrong in tomllib's data can point at the key or value in the
 text, and the language server can tell which table the cursor is in.
+
+Whatever the text, indexing takes time and memory linear in its size: the tree is
+walked without recursion, arrays and inline tables nested deeper than `MAX_DEPTH`
+are not indexed (the first such place is `TomlIndex.too_deep`, which the checks
+report instead of handing the text to tomllib, whose parser recurses), and
+columns are converted once per line.
 """
 
 from __future__ import annotations
@@ -15,9 +21,13 @@ from dataclasses import dataclass, field
 import tree_sitter
 import tree_sitter_toml
 
+from draft import limits
 from draft.diagnostics import Position, Range
 
 KeyPath = tuple[str, ...]
+MAX_DEPTH = 64
+"""Arrays and inline tables nested deeper than this are refused: draft.toml and
+.draft-tasks.toml need three or four levels; tomllib recurses, Python's stack does not."""
 
 _PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_toml.language()))
 _KEY_NODES = {"bare_key", "quoted_key", "dotted_key"}
@@ -53,6 +63,9 @@ class TomlIndex:
     """Spans tree-sitter could not parse."""
     tables: list[Entry] = field(default_factory=list)
     """`[table]` headers in document order."""
+    too_deep: Range | None = None
+    """The first array or inline table nested deeper than `MAX_DEPTH`, if any."""
+    _implied: dict[KeyPath, Entry] | None = field(default=None, repr=False, compare=False)
 
     def key_range(self, path: KeyPath) -> Range | None:
         """The key's span; for a table only implied by a dotted key, that whole key's."""
@@ -60,8 +73,18 @@ class TomlIndex:
         return entry.key if entry else None
 
     def _first_under(self, path: KeyPath) -> Entry | None:
-        under = (e for e in self.entries.values() if e.path[: len(path)] == path)
-        return min(under, key=lambda e: e.key.start, default=None)
+        """The first entry under `path`, from an index of every prefix built once (a lookup
+        per unknown key must not walk every entry: that is quadratic in the file)."""
+        if self._implied is None:
+            implied: dict[KeyPath, Entry] = {}
+            for entry in self.entries.values():
+                for end in range(1, min(len(entry.path), MAX_DEPTH + 2)):
+                    prefix = entry.path[:end]
+                    known = implied.get(prefix)
+                    if known is None or entry.key.start < known.key.start:
+                        implied[prefix] = entry
+            self._implied = implied
+        return self._implied.get(path)
 
     def value_range(self, path: KeyPath) -> Range | None:
         entry = self.entries.get(path)
@@ -79,20 +102,45 @@ class TomlIndex:
 
 
 class _Text:
-    """Converts tree-sitter's UTF-8 byte columns to code-point columns."""
+    """Converts tree-sitter's UTF-8 byte columns to code-point columns.
+
+    A line of ASCII needs no conversion; another line's byte-to-code-point table is built
+    the first time a position on it is asked for, so a long line costs its length once,
+    not once per key on it.
+    """
 
     def __init__(self, data: bytes) -> None:
         self.lines = data.split(b"\n")
+        self._columns: dict[int, list[int] | None] = {}
 
     def position(self, point: tree_sitter.Point) -> Position:
         row, column = point.row, point.column
         if row >= len(self.lines):
             return Position(row, 0)
-        prefix = self.lines[row][:column]
-        return Position(row, len(prefix.decode("utf-8", errors="replace")))
+        if row not in self._columns:
+            self._columns[row] = _code_point_columns(self.lines[row])
+        table = self._columns[row]
+        if table is None:
+            return Position(row, column)
+        return Position(row, table[min(column, len(table) - 1)])
 
     def span(self, node: tree_sitter.Node) -> Range:
         return Range(self.position(node.start_point), self.position(node.end_point))
+
+
+def _code_point_columns(line: bytes) -> list[int] | None:
+    """For each byte offset of `line` (and its end), the code points before it; None for
+    ASCII, where the two are equal."""
+    if line.isascii():
+        return None
+    table = [0] * (len(line) + 1)
+    count = 0
+    for offset, byte in enumerate(line):
+        table[offset] = count
+        if byte & 0xC0 != 0x80:  # not a continuation byte: a code point starts here
+            count += 1
+    table[len(line)] = count
+    return table
 
 
 def encode(text: str) -> bytes:
@@ -100,18 +148,27 @@ def encode(text: str) -> bytes:
 
 
 def _key_parts(node: tree_sitter.Node) -> KeyPath:
-    if node.type == "dotted_key":
-        parts: KeyPath = ()
-        for child in node.named_children:
-            parts += _key_parts(child)
-        return parts
+    """`a."b".c` as ("a", "b", "c"). The grammar nests a dotted key's prefix in another
+    dotted key, one level per dot: walked without recursion."""
+    parts: list[str] = []
+    pending = [node]
+    while pending:
+        part = pending.pop()
+        if part.type == "dotted_key":
+            pending.extend(reversed(part.named_children))
+        else:
+            parts.append(_simple_key(part))
+    return tuple(parts)
+
+
+def _simple_key(node: tree_sitter.Node) -> str:
     raw = (node.text or b"").decode("utf-8", errors="replace")
     if node.type == "quoted_key":
         try:
-            return (str(tomllib.loads(f"k = {raw}")["k"]),)
+            return str(tomllib.loads(f"k = {raw}")["k"])
         except (tomllib.TOMLDecodeError, KeyError):
-            return (raw.strip("\"'"),)
-    return (raw,)
+            return raw.strip("\"'")
+    return raw
 
 
 def _first(node: tree_sitter.Node, types: set[str]) -> tree_sitter.Node | None:
@@ -125,34 +182,52 @@ class _Indexer:
         self.array_tables: dict[KeyPath, int] = {}
 
     def add(self, entry: Entry) -> None:
+        limits.step(len(entry.path))
         if entry.path in self.index.entries:
             self.index.duplicates.append(entry)
         else:
             self.index.entries[entry.path] = entry
 
     def pair(self, node: tree_sitter.Node, prefix: KeyPath) -> None:
-        key = _first(node, _KEY_NODES)
-        if key is None:
-            return
-        path = prefix + _key_parts(key)
-        value = _first(node, _VALUE_NODES)
-        span = self.text.span(value) if value is not None else None
-        self.add(Entry(path, self.text.span(key), span))
-        if value is not None:
-            self.nested(value, path)
+        """A `key = value` pair, and what nests in its value, without recursion."""
+        pending: list[tuple[tree_sitter.Node, KeyPath, int]] = [(node, prefix, 0)]
+        while pending:
+            pair, base, depth = pending.pop()
+            key = _first(pair, _KEY_NODES)
+            if key is None:
+                continue
+            path = base + _key_parts(key)
+            value = _first(pair, _VALUE_NODES)
+            span = self.text.span(value) if value is not None else None
+            self.add(Entry(path, self.text.span(key), span))
+            if value is not None:
+                pending.extend(reversed(self.nested(value, path, depth)))
 
-    def nested(self, value: tree_sitter.Node, path: KeyPath) -> None:
-        """Index inline tables' pairs by key and array elements by position."""
-        if value.type == "inline_table":
-            for child in value.named_children:
-                if child.type == "pair":
-                    self.pair(child, path)
-        elif value.type == "array":
-            elements = [c for c in value.named_children if c.type in _VALUE_NODES]
+    def nested(
+        self, value: tree_sitter.Node, path: KeyPath, depth: int
+    ) -> list[tuple[tree_sitter.Node, KeyPath, int]]:
+        """Index array elements by position; the pairs of inline tables, to index next."""
+        pairs: list[tuple[tree_sitter.Node, KeyPath, int]] = []
+        pending = [(value, path, depth)]
+        while pending:
+            node, at, level = pending.pop()
+            if node.type not in ("inline_table", "array"):
+                continue
+            if level >= MAX_DEPTH:
+                if self.index.too_deep is None:
+                    self.index.too_deep = self.text.span(node)
+                continue
+            if node.type == "inline_table":
+                pairs += [(c, at, level + 1) for c in node.named_children if c.type == "pair"]
+                continue
+            elements = [c for c in node.named_children if c.type in _VALUE_NODES]
+            inner = []
             for number, element in enumerate(elements):
                 span = self.text.span(element)
-                self.add(Entry((*path, str(number)), span, span))
-                self.nested(element, (*path, str(number)))
+                self.add(Entry((*at, str(number)), span, span))
+                inner.append((element, (*at, str(number)), level + 1))
+            pending.extend(reversed(inner))
+        return pairs
 
     def table(self, node: tree_sitter.Node) -> None:
         key = _first(node, _KEY_NODES)
@@ -193,11 +268,14 @@ def index(text: str) -> TomlIndex:
     return indexer.index
 
 
-def _error_spans(node: tree_sitter.Node, text: _Text) -> list[Range]:
-    if node.type == "ERROR" or node.is_missing:
-        return [text.span(node)]
+def _error_spans(root: tree_sitter.Node, text: _Text) -> list[Range]:
+    """The outermost ERROR and missing nodes, in document order (without recursion)."""
     found: list[Range] = []
-    for child in node.children:
-        if child.has_error or child.is_missing:
-            found.extend(_error_spans(child, text))
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if node.type == "ERROR" or node.is_missing:
+            found.append(text.span(node))
+            continue
+        pending.extend(c for c in reversed(node.children) if c.has_error or c.is_missing)
     return found

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -19,6 +20,10 @@ from pathlib import Path
 import pathspec
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+
+from draft.errors import DraftError
+
+log = logging.getLogger(__name__)
 
 DRAFTIGNORE = ".draftignore"
 ALWAYS_IGNORED = (
@@ -44,7 +49,20 @@ def ignored_paths(root: Path) -> pathspec.GitIgnoreSpec:
         lines = (root / DRAFTIGNORE).read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         lines = []
-    return pathspec.GitIgnoreSpec.from_lines([*ALWAYS_IGNORED, *lines])
+    try:
+        return pathspec.GitIgnoreSpec.from_lines([*ALWAYS_IGNORED, *lines])
+    except ValueError:  # an invalid pattern (a trailing backslash): watch without it
+        valid = [line for line in lines if _valid_pattern(line)]
+        log.warning("%s: ignoring %d invalid patterns", DRAFTIGNORE, len(lines) - len(valid))
+        return pathspec.GitIgnoreSpec.from_lines([*ALWAYS_IGNORED, *valid])
+
+
+def _valid_pattern(line: str) -> bool:
+    try:
+        pathspec.GitIgnoreSpec.from_lines([line])
+    except ValueError:
+        return False
+    return True
 
 
 class _Changes(FileSystemEventHandler):
@@ -86,11 +104,13 @@ async def watch(
     deploy: Callable[[], Awaitable[object]],
     *,
     first: Callable[[], Awaitable[object]] | None = None,
+    on_error: Callable[[Exception], None] | None = None,
 ) -> None:
     """Run `deploy` after every burst of changes under `root`, until cancelled.
 
     `first` runs once the folder is watched, so a change made while it runs is
-    not missed: it is deployed right after.
+    not missed: it is deployed right after. A deploy that raises is handed to `on_error`
+    (by default logged): it never ends the watch, and is never lost.
     """
     loop = asyncio.get_running_loop()
     changed = asyncio.Event()
@@ -115,7 +135,7 @@ async def watch(
             changed.clear()
             if running is not None and not running.done():
                 running.cancel()  # draftd supersedes its build with the one we start now
-            running = asyncio.create_task(_run(deploy))
+            running = asyncio.create_task(_run(deploy, on_error or _log))
     finally:
         if running is not None and not running.done():
             running.cancel()
@@ -125,5 +145,15 @@ async def watch(
         await asyncio.to_thread(observer.join, 5)
 
 
-async def _run(deploy: Callable[[], Awaitable[object]]) -> object:
-    return await deploy()
+async def _run(
+    deploy: Callable[[], Awaitable[object]], on_error: Callable[[Exception], None]
+) -> object:
+    try:
+        return await deploy()
+    except Exception as error:  # a failed deploy is reported; the watch goes on
+        on_error(error)
+        return None
+
+
+def _log(error: Exception) -> None:
+    log.error("a redeploy failed: %s", error, exc_info=not isinstance(error, DraftError))

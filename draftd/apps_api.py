@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 from collections.abc import Mapping
 
 from aiohttp import web
@@ -25,6 +26,9 @@ from draftd.wire import Connected, Deleted, ExecResult, HistoryEntry, Phase
 log = logging.getLogger(__name__)
 STATUS_TIMEOUT = 15.0
 MAX_TAIL = 100_000
+ERROR_MARK = "Draft-Error-Mark"
+"""Header of a logs answer: the random mark that starts the line of an error met while
+streaming (the status is sent by then), so a client tells it from the app's own output."""
 
 
 class AppNotFound(DraftError):
@@ -88,7 +92,8 @@ async def app_logs(request: web.Request) -> web.StreamResponse:
     tail = int_query(request, "tail", 100, 0, MAX_TAIL)
     target, _ = await _locate(found, key)
     lines = target.logs(key, follow=follow, tail=tail)
-    response = web.StreamResponse(headers={"Cache-Control": "no-cache"})
+    mark = secrets.token_hex(8)
+    response = web.StreamResponse(headers={"Cache-Control": "no-cache", ERROR_MARK: mark})
     response.content_type = "text/plain"
     response.charset = "utf-8"
     await response.prepare(request)
@@ -96,7 +101,8 @@ async def app_logs(request: web.Request) -> web.StreamResponse:
         async for line in lines:
             await response.write(line.rstrip("\n").encode("utf-8", "replace") + b"\n")
     except DraftError as error:
-        await response.write(f"draftd: {error}\n".encode())
+        problem = json.dumps({"error": error.message, "hint": error.hint})
+        await response.write(f"{mark} draftd: {problem}\n".encode())
     except ConnectionResetError:
         return response
     finally:

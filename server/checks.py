@@ -1,14 +1,26 @@
 """Diagnostics: every Draft file checked on open and on change (debounced, on the unsaved
-text, in a worker thread), pushed — or answered when the client pulls them."""
+text, in a worker thread), pushed — or answered when the client pulls them.
+
+Checks run on a pool of `WORKERS` threads of their own, at most one per document: a
+check asked for while an older one of the same document runs cancels the older (it stops
+at its next step, `draft.limits`) and starts when that one has let go of its thread; of
+several waiting, only the newest runs. So typing never piles up checker threads, and
+hover, completion and deploys (on asyncio's default threads) never wait behind checks.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcContentModified
 
-from draft import chart, config, release, tasks
+from draft import chart, config, limits, release, tasks
 from draft.diagnostics import Diagnostic, Range, Severity
 from server.convert import lsp_diagnostic
 from server.draft_files import Kind, chart_dir_of, kind_of, path_of
@@ -16,10 +28,18 @@ from server.state import DraftServer
 
 DEBOUNCE = 0.15
 MAX_TEXT = 2_000_000
+WORKERS = 2
+_POOL = ThreadPoolExecutor(WORKERS, thread_name_prefix="draft-check")
 
 
-def diagnose(path: Path, text: str) -> list[Diagnostic]:
-    """Draft's findings for one document's current text; never raises."""
+def diagnose(path: Path, text: str, cancel: threading.Event | None = None) -> list[Diagnostic]:
+    """Draft's findings for one document's current text; never raises but `limits.Cancelled`
+    once `cancel` is set."""
+    with limits.bounded(len(text), cancel):
+        return _diagnose(path, text)
+
+
+def _diagnose(path: Path, text: str) -> list[Diagnostic]:
     if len(text) > MAX_TEXT:
         return [
             Diagnostic(path, Range.of(0, 0), Severity.INFORMATION, "too-large",
@@ -46,6 +66,8 @@ def diagnose(path: Path, text: str) -> list[Diagnostic]:
                 chart_dir, release=name, namespace=namespace, extra_values=extra, values_text=text
             )
             return [d for d in found if d.path == path]
+    except limits.Cancelled:
+        raise
     except Exception as error:  # a bug in a check must not take the server down
         return [
             Diagnostic(path, Range.of(0, 0), Severity.WARNING, "internal",
@@ -74,6 +96,9 @@ def register(server: DraftServer) -> None:
         task = ls.checks.pop(params.text_document.uri, None)
         if task is not None:
             task.cancel()
+        running = ls.checks_running.get(params.text_document.uri)
+        if running is not None:
+            running.cancel.set()
         if not ls.pulls_diagnostics:
             ls.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
@@ -86,17 +111,60 @@ def register(server: DraftServer) -> None:
     async def pull(
         ls: DraftServer, params: types.DocumentDiagnosticParams
     ) -> types.DocumentDiagnosticReport:
-        found = await check(ls, params.text_document.uri)
+        try:
+            found = await check(ls, params.text_document.uri)
+        except Superseded:
+            raise JsonRpcContentModified("the document changed: a newer check runs") from None
         return types.RelatedFullDocumentDiagnosticReport(items=found or [])
 
 
+class Superseded(Exception):
+    """A newer check of the same document was asked for: this one's answer is not wanted."""
+
+
+@dataclass
+class Running:
+    """The check that holds a document's thread."""
+
+    done: asyncio.Future[list[Diagnostic]]
+    cancel: threading.Event
+
+
 async def check(ls: DraftServer, uri: str) -> list[types.Diagnostic] | None:
+    """The document's diagnostics (None when it is no Draft file); `Superseded` when a newer
+    check of it was asked for before this one finished."""
     path = path_of(uri)
     if path is None:
         return None
-    document = ls.workspace.get_text_document(uri)
-    text = document.source
-    found = await asyncio.to_thread(diagnose, path, text)
+    ticket = ls.check_tickets[uri] = ls.check_tickets.get(uri, 0) + 1
+    running = ls.checks_running.get(uri)
+    if running is not None and not running.done.done():
+        running.cancel.set()
+        await asyncio.wait([running.done])  # its thread is free once it has stopped
+    if ls.check_tickets.get(uri) != ticket:
+        raise Superseded
+    text = ls.workspace.get_text_document(uri).source
+    cancel = threading.Event()
+    context = contextvars.copy_context()
+    done = asyncio.get_running_loop().run_in_executor(
+        _POOL, context.run, diagnose, path, text, cancel
+    )
+    ls.checks_running[uri] = Running(done, cancel)
+
+    def let_go(_: object) -> None:  # when the thread is free, not when we stop waiting
+        if (held := ls.checks_running.get(uri)) is not None and held.done is done:
+            del ls.checks_running[uri]
+        if not done.cancelled():
+            done.exception()  # retrieved: a cancelled check nobody awaited is no error
+
+    done.add_done_callback(let_go)
+    try:
+        found = await asyncio.shield(done)
+    except limits.Cancelled:
+        raise Superseded from None
+    except asyncio.CancelledError:
+        cancel.set()  # nobody waits for it any more: let it stop early
+        raise
     return [lsp_diagnostic(d) for d in found]
 
 
@@ -115,7 +183,10 @@ async def _publish_later(ls: DraftServer, uri: str, delay: float) -> None:
         await asyncio.sleep(delay)
     document = ls.workspace.get_text_document(uri)
     version = document.version
-    found = await check(ls, uri)
+    try:
+        found = await check(ls, uri)
+    except Superseded:
+        return
     if found is None or ls.workspace.get_text_document(uri).version != version:
         return  # the document changed meanwhile: a newer check is scheduled
     ls.text_document_publish_diagnostics(

@@ -38,6 +38,9 @@ class DraftServer(LanguageServer):
         super().__init__("draft-ls", __version__)
         self.settings = Settings()
         self.checks: dict[str, asyncio.Future[None]] = {}
+        self.checks_running: dict[str, Any] = {}
+        """The check holding each document's thread (`server.checks.Running`)."""
+        self.check_tickets: dict[str, int] = {}
         self.deploys: dict[Path, asyncio.Future[Any]] = {}
         self.last_failure: dict[Path, str] = {}
         self.pulls_diagnostics = False

@@ -5,6 +5,7 @@ schemas of what the chart renders. Helm runs for real, through helm-python-sdk."
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from draft import chart, helm, packs, scaffold
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "hostile"))
+from bombs import billion_laughs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -209,3 +213,71 @@ def test_checks_never_raise_on_arbitrary_text(app: Path, text: str) -> None:
     chart.check_values(app / "chart", release="r", namespace="default", values_text=text)
     chart.check_chart_yaml(text)
     chart.check_schema_file(text)
+
+
+BOMB_CHECK = """
+import resource, sys, time
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from bombs import billion_laughs, chart_bomb
+from draft import chart
+started = time.monotonic()
+values = chart.check_values(Path({chart!r}), release="tufted-lamb", namespace="default",
+                            values_text=billion_laughs())
+chart_yaml = chart.check_chart_yaml(chart_bomb())
+print(time.monotonic() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+for found in (values, chart_yaml):
+    print([(d.code, d.range.start.line, d.message) for d in found])
+"""
+
+
+def test_a_yaml_alias_bomb_is_refused_with_a_diagnostic_in_little_time_and_memory(
+    app: Path,
+) -> None:
+    """1.2 KB of billion-laughs aliases: refused at the alias that tips it, as Helm refuses
+    it, instead of being walked as a tree of 387 million values."""
+    import subprocess
+
+    assert len(billion_laughs()) < 1300
+    script = BOMB_CHECK.format(tests=str(REPO / "tests" / "hostile"), chart=str(app / "chart"))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("checking a 1.2 KB alias bomb took over 60 s")
+    assert done.returncode == 0, done.stderr[-2000:]
+    took, peak_mb = done.stdout.splitlines()[0].split()
+    assert float(took) < 5 and int(peak_mb) < 400, done.stdout
+    for line in done.stdout.splitlines()[1:]:
+        assert "'yaml-syntax'" in line and "excessive aliasing" in line, line
+
+
+@pytest.mark.timeout(60)
+def test_a_backtracking_schema_pattern_is_checked_in_linear_time(app: Path, values: str) -> None:
+    """`^(a+)+$` against 34 a's and a `!`: Python's re takes hours, RE2 (what Helm's Go
+    regexp is) microseconds, with the same answer."""
+    import json
+    import time
+
+    chart_dir = app / "chart"
+    schema_path = chart_dir / "values.schema.json"
+    original = schema_path.read_text()
+    schema = json.loads(original)
+    schema["properties"]["greeting"] = {"type": "string", "pattern": "^(a+)+$"}
+    schema["patternProperties"] = {"^(x+)+$": {"type": "string"}}
+    schema_path.write_text(json.dumps(schema))
+    try:
+        started = time.monotonic()
+        found = check(app, values + 'greeting: "' + "a" * 34 + '!"\n' + "x" * 34 + "!: 1\n")
+        assert time.monotonic() - started < 10
+        assert ("values.yaml", values.count("\n") + 1, 11, "schema") in found
+    finally:
+        schema_path.write_text(original)
+
+
+def test_a_schema_pattern_helm_cannot_compile_is_reported_where_it_is() -> None:
+    text = '{\n  "properties": {\n    "name": {"type": "string", "pattern": "^(?!admin)"}\n  }\n}\n'
+    (found,) = chart.check_schema_file(text)
+    assert found.code == "invalid-schema" and found.range.start.line == 2
+    assert "not a regular expression Helm accepts" in found.message

@@ -202,3 +202,39 @@ def test_parse_never_raises_on_arbitrary_text(text: str):
     for diagnostic in parsed.diagnostics:
         assert diagnostic.range.start <= diagnostic.range.end
         assert diagnostic.message
+
+
+def test_a_dotted_environment_header_alone_is_reported_not_raised():
+    """`[environments.dev.x]` implies the environment `dev` without a header of its own."""
+    found = {(d.code, d.range.start.line) for d in config.check("[environments.dev.x]\n")}
+    assert found == {("unknown-key", 0), ("missing-key", 0)}
+    missing = next(d for d in config.check("[environments.dev.x]\n") if d.code == "missing-key")
+    assert missing.fix is None  # no `[environments.dev]` line to add the name under
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("[" * 5000 + "]" * 5000, id="array"),
+        pytest.param("{ a = " * 5000 + "1" + " }" * 5000, id="inline-table"),
+        pytest.param("[{ a = " * 2500 + "1" + " }]" * 2500, id="both"),
+    ],
+)
+def test_deeply_nested_values_are_a_diagnostic_where_they_get_too_deep(value: str):
+    text = HEADER + 'name = "ok"\nset = ' + value + "\n"
+    (found,) = config.check(text)
+    assert found.code == "too-deep" and found.severity is Severity.ERROR
+    assert found.range.start.line == 2 and found.range.start.character > 64
+    assert "64" in found.message
+
+
+def test_nesting_within_the_limit_is_read_as_usual():
+    text = HEADER + 'name = "ok"\nset = ' + "[" * 60 + "]" * 60 + "\n"
+    (found,) = config.check(text)
+    assert found.code == "invalid-set"  # a list of lists, not of strings: read, not refused
+
+
+def test_a_dotted_key_of_thousands_of_parts_is_read():
+    text = HEADER + 'name = "ok"\n' + ".".join(["a"] * 5000) + " = 1\n"
+    (found,) = config.check(text)
+    assert found.code == "unknown-key" and found.range.start.line == 2

@@ -60,3 +60,7 @@ def test_draft_check_reports_the_tasks_file(
         ".draft-tasks.toml:2:11: error: task 'migrate' must be a command string [wrong-type]"
         in capsys.readouterr().out
     )
+
+
+def test_deeply_nested_values_are_a_diagnostic() -> None:
+    assert codes("[pre-up]\nx = " + "[" * 5000 + "]" * 5000 + "\n")[0][0] == "too-deep"

@@ -168,13 +168,21 @@ def run_up(args: argparse.Namespace, out: Output) -> int:
     deployed: list[str | None] = [None]
 
     async def redeploy() -> Status:
-        result = await up(
-            root, environment=args.env, trigger="watch", target=args.target, on_status=printer,
-            unchanged_from=deployed[0],
-        )  # fmt: skip
+        try:
+            result = await up(
+                root, environment=args.env, trigger="watch", target=args.target,
+                on_status=printer, unchanged_from=deployed[0],
+            )  # fmt: skip
+        except DraftError as error:  # a failed redeploy is shown; the watch goes on
+            result = Status(env.name, env.environment, "failed", str(error), "phase", 0)
+            printer(result)
         if result.phase == "ready":
             deployed[0] = result.fingerprint
         return result
+
+    def unexpected(error: Exception) -> None:
+        message = f"the redeploy failed: {type(error).__name__}: {error}"
+        printer(Status(env.name, env.environment, "failed", message, "phase", 0))
 
     def show(result: Status) -> None:
         if out.json_mode:  # NDJSON: the events, then this line
@@ -201,7 +209,9 @@ def run_up(args: argparse.Namespace, out: Output) -> int:
         async def remember_first() -> None:
             results.append(await first())
 
-        await watch.watch(root, env.watch_delay, redeploy, first=remember_first)
+        await watch.watch(
+            root, env.watch_delay, redeploy, first=remember_first, on_error=unexpected
+        )
         return results[0]
 
     try:
@@ -323,4 +333,8 @@ def run_status(args: argparse.Namespace, out: Output) -> int:
     if found.get("detail"):
         out.line(str(found["detail"]))
     out.result(found)
-    return 0
+    # "unknown": draftd could not say (its target failed); "failed": the app is not healthy.
+    return 0 if found.get("state") in HEALTHY else 1
+
+
+HEALTHY = ("running", "starting")
