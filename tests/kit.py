@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, NoReturn
 
 import docker
+import docker.errors
 import pytest
 from waiting import until
 
@@ -189,7 +190,9 @@ def removing_new_containers(engine: docker.DockerClient) -> Iterator[None]:
     finally:
         for container in engine.containers.list(all=True, filters=managed):
             if container.id not in before:
-                container.remove(force=True)
+                # Gone already, or being removed by the draftd that made it: either is fine.
+                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                    container.remove(force=True)
 
 
 def stop(process: subprocess.Popen[str]) -> tuple[str, str]:

@@ -41,6 +41,7 @@ SYNC_TAG_SUFFIX = "-sync"
 EXEC_TIMEOUT = 60.0
 CHUNK = 1024 * 1024
 ROOT_USERS = ("", "0", "root", "0:0", "root:root")
+KILLED = 128 + 9
 
 
 def sync_image(reference: str, report: Report) -> str | None:
@@ -198,7 +199,7 @@ class KubernetesSyncer:
         # rather than unlinks: the folder may stay root's).
         untar = "tar -x --overwrite -f - -C /"
         command = ["/bin/sh", "-c", f"head -c {size} | {untar} 2>&1"]
-        for pod, container in instance.containers:
+        for pod, _ in instance.containers:
             code, output = await asyncio.to_thread(
                 self.exec, instance.namespace, pod, command, request.archive
             )
@@ -209,7 +210,6 @@ class KubernetesSyncer:
                     f"the app's user could not write the files in the pod {pod}: "
                     + " ".join(output.split())[-300:]
                 )
-            del container
         pods = ", ".join(pod for pod, _ in instance.containers)
         files = "1 file" if request.files == 1 else f"{request.files} files"
         report(f"copied {files} into {pods}")
@@ -222,7 +222,9 @@ class KubernetesSyncer:
                 code, output = await asyncio.to_thread(
                     self.exec, instance.namespace, pod, ["/bin/sh", "-c", "kill -HUP 1"], b""
                 )
-                if code != 0:
+                # 137: the wrapper's restart ended every process of the app's user, this
+                # `kill` too, once it had sent the signal.
+                if code not in (0, KILLED):
                     raise SyncUnavailable(f"the app in {pod} could not be restarted: {output}")
             report("restarting the app in its pod")
             if request.wait and url:

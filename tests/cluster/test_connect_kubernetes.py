@@ -43,9 +43,12 @@ class Poller:
 def test_the_url_stays_the_same_across_redeploys_and_pod_restarts(
     tmp_path: Path, cluster: Cluster, cluster_draftd: Draftd, namespace: str, registry: str
 ) -> None:
+    # sync = false: the redeploy is a rollout to a new pod, which the forward must follow
+    # (a synced save keeps the pod; tests/cluster/test_sync_kubernetes.py covers that).
     app = scaffold(
-        tmp_path / "app", "steady", namespace=namespace, registry=registry, target="kubernetes"
-    )
+        tmp_path / "app", "steady", namespace=namespace, registry=registry, target="kubernetes",
+        sync=False,
+    )  # fmt: skip
     first = cluster_draftd.draft("up", str(app), "--no-watch", timeout=600)
     assert first.returncode == 0, first.stderr
     url = cluster_draftd.draft("connect", str(app)).stdout.strip()
