@@ -64,6 +64,7 @@ def configured_url() -> str | None:
 
 
 def configured_token() -> str | None:
+    """`DRAFTD_TOKEN`, else the token in draftd's state folder (readable by its user only)."""
     token = os.environ.get("DRAFTD_TOKEN")
     if token:
         return token
@@ -246,9 +247,12 @@ async def ensure_daemon(url: str | None = None) -> DraftdClient:
     while time.monotonic() < deadline:
         try:
             await client.health()
-            return client
         except DaemonUnreachable:
             await asyncio.sleep(0.2)
+            continue
+        await client.close()  # its session predates the token the new draftd wrote
+        client.token = configured_token()
+        return client
     await client.close()
     log = state_dir() / "draftd.log"
     raise DaemonUnreachable(

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import json
 import logging
 import shutil
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -26,24 +24,28 @@ from draftd.apps import AppRecords
 from draftd.blobs import DEFAULT_MAX_BLOB, BlobStore, BlobTooLarge, check_digest
 from draftd.builder import Builder
 from draftd.builds import BuildNotFound, BuildRegistry
-from draftd.buildspec import RequestRefused, parse_build_request
+from draftd.buildspec import parse_build_request
 from draftd.contexts import blob_digests, context_tag
+from draftd.guard import ForeignRequest, NotJSON, is_loopback, refuse_web_pages
 from draftd.history import BuildHistory
 from draftd.model import BuildCreated, ErrorJSON, HealthJSON, Phase
 from draftd.pipeline import UPLOAD_TIMEOUT, Pipeline, answers
 from draftd.redact import redactor
-from draftd.services import SERVICES, Services, int_query, services
+from draftd.services import SERVICES, Services, int_query, json_body, services
 from draftd.targets.base import DeployError, DeployTarget, TargetUnavailable
 
 log = logging.getLogger(__name__)
 
 MAX_JSON = 64 * 1024 * 1024
+MAX_ERROR = 400
 BLOB_GC_AGE = 30 * 24 * 3600.0
 AUTHORIZED = web.RequestKey("authorized", bool)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 _STATUS: tuple[tuple[type[DraftError], int], ...] = (
+    (ForeignRequest, 403),
+    (NotJSON, 415),
     (BlobTooLarge, 413),
     (BuildNotFound, 404),
     (apps_api.AppNotFound, 404),
@@ -52,30 +54,26 @@ _STATUS: tuple[tuple[type[DraftError], int], ...] = (
 )
 
 
-def is_loopback(host: str) -> bool:
-    """Whether only this machine can reach `host`; "0.0.0.0" and "::" are every interface."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def create_app(
     state_dir: Path,
     builder: Builder,
     targets: Mapping[str, DeployTarget],
-    token: str | None,
+    token: str,
     *,
     host: str = "127.0.0.1",
     max_blob: int = DEFAULT_MAX_BLOB,
     upload_timeout: float = UPLOAD_TIMEOUT,
 ) -> web.Application:
-    """The daemon's app over `state_dir`; refuses to serve beyond loopback without a token."""
-    if not token and not is_loopback(host):
+    """The daemon's app over `state_dir`; it refuses to serve without a token, on loopback too.
+
+    Any program of any user on this machine, and any web page in its browser, can reach
+    a loopback port: the token (in the 0700 state folder) is what says a client is the
+    developer's own `draft`.
+    """
+    if not token:
+        where = "on loopback" if is_loopback(host) else f"on {host}"
         raise DraftError(
-            f"draftd will not listen on {host} without a token.",
+            f"draftd will not listen {where} without a token.",
             "Pass --token or set DRAFTD_TOKEN (draftd generates one when started as a command).",
         )
     work = state_dir / "builds"
@@ -91,8 +89,8 @@ def create_app(
         upload_timeout=upload_timeout,
         history=BuildHistory(state_dir / "history"),
     )
-    app = web.Application(middlewares=[_errors, _auth], client_max_size=MAX_JSON)
-    app[SERVICES] = Services(pipeline, token or None)
+    app = web.Application(middlewares=[_errors, refuse_web_pages, _auth], client_max_size=MAX_JSON)
+    app[SERVICES] = Services(pipeline, token)
     app.router.add_get("/v1/health", health)
     app.router.add_post("/v1/builds", create_build)
     app.router.add_put("/v1/blobs/{digest}", put_blob)
@@ -107,6 +105,9 @@ def create_app(
 
 
 def error_response(status: int, error: str, hint: str = "") -> web.Response:
+    """The JSON error answer; a sentence quoting too much of a request is cut short."""
+    if len(error) > MAX_ERROR:
+        error = error[: MAX_ERROR - 1] + "…"
     body: ErrorJSON = {"error": error, "hint": hint}
     return web.json_response(body, status=status)
 
@@ -144,13 +145,12 @@ def _http_error(request: web.Request, error: web.HTTPException) -> str:
 
 @web.middleware
 async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """With a token, every request must carry it; health answers anyone, without details."""
+    """Every request must carry the token; health answers anyone, without details."""
     token = services(request).token
     sent = request.headers.get("Authorization", "")
     scheme, _, credential = sent.partition(" ")
-    valid = token is None or (
-        scheme.lower() == "bearer"
-        and hmac.compare_digest(credential.strip().encode(), token.encode())
+    valid = scheme.lower() == "bearer" and hmac.compare_digest(
+        credential.strip().encode(), token.encode()
     )
     request[AUTHORIZED] = valid
     if valid or request.path == "/v1/health":
@@ -159,8 +159,8 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     return error_response(
         401,
         error,
-        "Send Authorization: Bearer <token>; set DRAFTD_TOKEN to the token draftd was started "
-        "with (or generated into its state folder).",
+        "Send Authorization: Bearer <token>: the draft command reads it from draftd's state "
+        "folder (DRAFTD_STATE), or set DRAFTD_TOKEN to the token draftd was started with.",
     )
 
 
@@ -182,13 +182,12 @@ async def _answers(target: DeployTarget | None) -> bool:
 async def create_build(request: web.Request) -> web.Response:
     """Register the build (superseding the one in flight) and say which blobs to upload."""
     found = services(request)
-    body = await _json_body(request)
+    body = await json_body(request)
     max_blob = found.blobs.max_size
     spec = await asyncio.to_thread(parse_build_request, body, max_blob=max_blob)
     settings = spec.settings
     tag = context_tag(spec.files, settings)
-    secrets = [found.token] if found.token else []
-    redact = redactor(settings["image_build_args"], settings["set"], secrets)
+    redact = redactor(settings["image_build_args"], settings["set"], [found.token])
     build = found.builds.start(spec, tag, redact)
     build.task = asyncio.create_task(found.pipeline.run(build), name=f"build {build.id}")
     digests = blob_digests([*spec.files, *(spec.chart or ())])
@@ -198,13 +197,6 @@ async def create_build(request: web.Request) -> web.Response:
     )
     created: BuildCreated = {"buildId": build.id, "missing": missing, "tag": tag}
     return web.json_response(created, status=202)
-
-
-async def _json_body(request: web.Request) -> Any:
-    try:
-        return await request.json(loads=json.loads)
-    except json.JSONDecodeError as error:
-        raise RequestRefused(f"The request body is not JSON: {error}.") from None
 
 
 async def put_blob(request: web.Request) -> web.Response:

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Mapping
 
 from aiohttp import web
 
-from draft.errors import DraftError
+from draft.errors import DraftError, quoted
 from draftd.apps import AppRecord
 from draftd.buildspec import RequestRefused, app_key
 from draftd.model import AppKey, Deployment, DeploymentJSON, Phase
-from draftd.services import Services, int_query, services
+from draftd.services import Services, int_query, json_body, services
 from draftd.targets.base import DeployTarget
 
 log = logging.getLogger(__name__)
@@ -130,10 +129,7 @@ async def app_history(request: web.Request) -> web.Response:
 async def exec_in_app(request: web.Request) -> web.Response:
     """Run a command inside the deployed app (post-deploy tasks): `{command: [words]}`."""
     found, key = services(request), _key(request)
-    try:
-        body = json.loads(await request.read() or b"{}")
-    except ValueError:
-        raise RequestRefused("The request body is not JSON.") from None
+    body = await json_body(request)
     command = body.get("command") if isinstance(body, dict) else None
     if not (isinstance(command, list) and command and all(isinstance(w, str) for w in command)):
         raise RequestRefused("command must be a non-empty list of strings.")
@@ -151,17 +147,12 @@ async def connect_app(request: web.Request) -> web.Response:
 
 
 async def _local_port(request: web.Request) -> int | None:
-    if not request.body_exists:
-        return None
-    try:
-        body = json.loads(await request.read() or b"{}")
-    except ValueError:
-        raise RequestRefused("The request body is not JSON.") from None
+    body = await json_body(request)
     port = body.get("localPort") if isinstance(body, dict) else None
     if port is None:
         return None
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-        raise RequestRefused(f"localPort must be a port number (1-65535), not {port!r}.")
+        raise RequestRefused(f"localPort must be a port number (1-65535), not {quoted(port)}.")
     return port
 
 

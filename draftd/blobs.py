@@ -20,7 +20,7 @@ from collections.abc import AsyncIterable, Callable, Iterable
 from pathlib import Path
 from typing import IO
 
-from draft.errors import DraftError
+from draft.errors import DraftError, quoted
 
 DEFAULT_MAX_BLOB = 512 * 1024 * 1024
 EMPTY_DIGEST = "sha256:" + hashlib.sha256(b"").hexdigest()
@@ -39,9 +39,8 @@ class BlobTooLarge(BlobRefused):
 def check_digest(digest: object) -> str:
     """`digest` itself when it is `sha256:<64 lowercase hex>`; anything else could name a path."""
     if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
-        shown = repr(digest)[:90]
         raise BlobRefused(
-            f"{shown} is not a blob digest.",
+            f"{quoted(digest)} is not a blob digest.",
             "Digests are written sha256:<64 lowercase hex digits>.",
         )
     return digest

@@ -16,6 +16,9 @@ from draftd.model import Image, Progress
 Log = Callable[[str], None]
 ProgressReport = Callable[[Progress], None]
 
+APP_LABEL = "sh.draft.app"
+"""The label on every image draftd builds: the app it was built for (which tags it may move)."""
+
 
 class BuildFailed(DraftError):
     """The Dockerfile failed to build; `message` names the step and the error."""
@@ -37,9 +40,15 @@ class Builder(Protocol):
         *,
         dockerfile: str,
         build_args: Mapping[str, str],
+        labels: Mapping[str, str],
         log: Log,
     ) -> None:
-        """Build `context` (an uncompressed tar) into `image`, streaming the output to `log`."""
+        """Build `context` (an uncompressed tar) into `image` with `labels`, streaming the
+        output to `log`."""
+        ...
+
+    async def labels(self, image: Image) -> Mapping[str, str] | None:
+        """The labels of the image this name points to now; None when no image has the name."""
         ...
 
     async def pushed(self, image: Image) -> bool:

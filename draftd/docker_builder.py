@@ -63,17 +63,23 @@ class DockerBuilder:
         return self._client
 
     async def exists(self, image: Image) -> bool:
-        def inspect() -> bool:
-            try:
-                self._engine().inspect_image(image.reference)  # type: ignore[no-untyped-call]
-            except docker.errors.ImageNotFound:
-                return False
-            except (docker.errors.DockerException, OSError) as error:
-                self._client = None
-                raise engine_unavailable() from error
-            return True
+        return await asyncio.to_thread(self._inspect, image) is not None
 
-        return await asyncio.to_thread(inspect)
+    async def labels(self, image: Image) -> dict[str, str] | None:
+        found = await asyncio.to_thread(self._inspect, image)
+        if found is None:
+            return None
+        return dict((found.get("Config") or {}).get("Labels") or {})
+
+    def _inspect(self, image: Image) -> dict[str, Any] | None:
+        try:
+            found = self._engine().inspect_image(image.reference)  # type: ignore[no-untyped-call]
+        except docker.errors.ImageNotFound:
+            return None
+        except (docker.errors.DockerException, OSError) as error:
+            self._client = None
+            raise engine_unavailable() from error
+        return dict(found)
 
     async def build(
         self,
@@ -82,12 +88,21 @@ class DockerBuilder:
         *,
         dockerfile: str,
         build_args: Mapping[str, str],
+        labels: Mapping[str, str],
         log: Log,
     ) -> None:
-        await asyncio.to_thread(self._build, context, image, dockerfile, dict(build_args), log)
+        await asyncio.to_thread(
+            self._build, context, image, dockerfile, dict(build_args), dict(labels), log
+        )
 
     def _build(
-        self, context: BinaryIO, image: Image, dockerfile: str, args: dict[str, str], log: Log
+        self,
+        context: BinaryIO,
+        image: Image,
+        dockerfile: str,
+        args: dict[str, str],
+        labels: dict[str, str],
+        log: Log,
     ) -> None:
         step = ""
         try:
@@ -97,6 +112,7 @@ class DockerBuilder:
                 tag=image.reference,
                 dockerfile=dockerfile,
                 buildargs=args,
+                labels=labels,
                 rm=True,
                 forcerm=True,
                 decode=True,

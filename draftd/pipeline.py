@@ -28,7 +28,7 @@ from typing import Any, BinaryIO, TypeVar, cast
 from draft.errors import DraftError
 from draftd.apps import AppRecord, AppRecords
 from draftd.blobs import BlobStore
-from draftd.builder import Builder
+from draftd.builder import APP_LABEL, Builder, BuildFailed
 from draftd.builds import Build, BuildRegistry
 from draftd.buildspec import BuildSpec
 from draftd.contexts import ContextFile, context_tar, materialize, read_file
@@ -58,7 +58,8 @@ T = TypeVar("T")
 
 UPLOAD_TIMEOUT = 15 * 60.0
 AVAILABLE_TIMEOUT = 5.0
-STOP_GRACE = 10.0
+STOP_GRACE = 2.0
+STOP_LAST_WAIT = 0.5
 MAX_DOCKERFILE = 1024 * 1024
 
 
@@ -67,8 +68,9 @@ class UploadIncomplete(DraftError):
 
 
 def image_for(build: Build) -> Image:
+    """The app's own repository (`<registry>/<app>`, or `<app>`) at the build's content tag."""
     registry = build.spec.settings["registry"].rstrip("/")
-    name = build.spec.settings["name"]
+    name = build.key.app
     return Image(f"{registry}/{name}" if registry else name, build.tag)
 
 
@@ -277,13 +279,29 @@ class Pipeline:
                     image,
                     dockerfile=settings["dockerfile"],
                     build_args=settings["image_build_args"],
+                    labels={APP_LABEL: build.key.app},
                     log=on_loop(build.log),
                 )
             finally:
                 context.close()
         for tag in settings["custom_tags"]:
-            await self.builder.tag(image, Image(image.repository, tag))
-            build.log(f"tagged {image.repository}:{tag}")
+            extra = Image(image.repository, tag)
+            await self._check_owned(build, extra)
+            await self.builder.tag(image, extra)
+            build.log(f"tagged {extra.reference}")
+
+    async def _check_owned(self, build: Build, extra: Image) -> None:
+        """A custom tag may name a new image or move off one built for this app, nothing else:
+        never re-point a base image (`python:3.12-slim`) or another app's."""
+        labels = await self.builder.labels(extra)
+        if labels is not None and labels.get(APP_LABEL) != build.key.app:
+            raise BuildFailed(
+                f"draftd will not move the tag {extra.reference}: it names an image that draftd "
+                f"did not build for {build.key.app}.",
+                "custom_tags may only name tags of the app's own images; remove that tag from "
+                "custom_tags, or remove the image it names (an older Draft built images without "
+                "the app label).",
+            )
 
     async def _push(self, build: Build, image: Image) -> None:
         if not build.spec.settings["registry"]:
@@ -407,7 +425,11 @@ class Pipeline:
             build.log(f"could not remove the {previous.target} deployment: {error}")
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
-        """Cancel every build in flight (draftd is stopping); give deploys under way a moment."""
+        """Cancel every build in flight (draftd is stopping); give deploys under way a moment.
+
+        Bounded whatever the builds do: one still running after `grace` (waiting on a
+        stuck worker, say) is cancelled again and left after a short wait.
+        """
         tasks = [b.task for b in self.builds.running() if b.task is not None]
         for task in tasks:
             task.cancel()
@@ -416,7 +438,8 @@ class Pipeline:
             _, late = await asyncio.wait(pending, timeout=grace)
             for task in late:
                 task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            if late:
+                await asyncio.wait(late, timeout=STOP_LAST_WAIT)
 
 
 def on_loop(callback: Callable[[T], None]) -> Callable[[T], None]:

@@ -14,7 +14,13 @@ import asyncio
 import hashlib
 import io
 import json
+import signal
+import subprocess
+import sys
 import tarfile
+import time
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +34,7 @@ from draftd.model import AppKey, Deployment, DeployRequest, Image, Progress, Syn
 from draftd.targets.base import SyncUnavailable
 
 TERMINAL = {"ready", "failed", "superseded"}
+TOKEN = "a-long-random-token-for-tests"
 DOCKERFILE = b"FROM scratch\nCOPY . /app\nEXPOSE 5000\n"
 
 
@@ -81,7 +88,8 @@ class FakeBuilder:
     """Builds nothing; records what it was given. Timing control only (see the module doc)."""
 
     def __init__(self) -> None:
-        self.images: set[Image] = set()
+        self.images: dict[Image, dict[str, str]] = {}
+        """Every name the engine has, and the labels of the image it names."""
         self.contexts: list[bytes] = []
         self.pushes: list[str] = []
         self.holds: dict[str, asyncio.Event] = {}
@@ -96,6 +104,9 @@ class FakeBuilder:
     async def exists(self, image: Image) -> bool:
         return image in self.images
 
+    async def labels(self, image: Image) -> dict[str, str] | None:
+        return self.images.get(image)
+
     async def build(
         self,
         context: BinaryIO,
@@ -103,6 +114,7 @@ class FakeBuilder:
         *,
         dockerfile: str,
         build_args: Mapping[str, str],
+        labels: Mapping[str, str],
         log: Any,
     ) -> None:
         self.contexts.append(context.read())
@@ -113,7 +125,7 @@ class FakeBuilder:
             await self.holds[app].wait()
         if app in self.failures:
             raise self.failures[app]
-        self.images.add(image)
+        self.images[image] = dict(labels)
 
     async def pushed(self, image: Image) -> bool:
         return image.reference in self.pushes
@@ -124,7 +136,7 @@ class FakeBuilder:
         self.pushes.append(image.reference)
 
     async def tag(self, image: Image, extra: Image) -> None:
-        self.images.add(extra)
+        self.images[extra] = self.images[image]
 
 
 class FakeTarget:
@@ -226,8 +238,9 @@ class Daemon:
     headers: dict[str, str] = field(default_factory=dict)
 
     async def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        headers = kwargs.pop("headers", self.headers)
         async with self.session.request(
-            method, self.url + path, headers=self.headers, **kwargs
+            method, self.url + path, headers=headers, **kwargs
         ) as response:
             text = await response.text()
             try:
@@ -295,16 +308,14 @@ class DaemonFactory:
     state: Path
     running: list[tuple[Any, aiohttp.ClientSession]] = field(default_factory=list)
 
-    async def start(
-        self, *, host: str = "127.0.0.1", token: str | None = None, **options: Any
-    ) -> Daemon:
+    async def start(self, *, host: str = "127.0.0.1", token: str = TOKEN, **options: Any) -> Daemon:
         builder, target = FakeBuilder(), FakeTarget()
         targets = {"docker": target, **options.pop("targets", {})}
         app = create_app(self.state, builder, targets, token, host=host, **options)
         runner, port = await serve(app, host, 0)
         session = aiohttp.ClientSession()
         self.running.append((runner, session))
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = {"Authorization": f"Bearer {token}"}
         return Daemon(f"http://127.0.0.1:{port}", session, builder, target, self.state, headers)
 
     async def close(self) -> None:
@@ -321,3 +332,87 @@ def tar_members(data: bytes) -> dict[str, tarfile.TarInfo]:
 def tree(folder: Path) -> set[str]:
     """Every path under `folder`, to show nothing was written where it should not be."""
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+@dataclass
+class Process:
+    """A draftd running as its own process (killed, stopped, measured): its URL and token."""
+
+    process: subprocess.Popen[bytes]
+    state: Path
+    url: str = ""
+    token: str = ""
+
+    @classmethod
+    def start(cls, state: Path, command: list[str] | None = None) -> Process:
+        """`python -m draftd` (or `command`) on a free port with `state`, once it answers."""
+        state.parent.mkdir(parents=True, exist_ok=True)
+        base = command or [sys.executable, "-m", "draftd"]
+        process = subprocess.Popen(
+            [*base, "--port", "0", "--state-dir", str(state)],
+            stdout=subprocess.DEVNULL,
+            stderr=(state.parent / f"draftd-{time.monotonic_ns()}.log").open("wb"),
+        )
+        found = cls(process, state)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                info = json.loads((state / "draftd.json").read_text())
+                if info["pid"] == process.pid:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"draftd did not start (exit {process.poll()})")
+            time.sleep(0.02)
+        found.url = info["url"]
+        found.token = (state / "token").read_text().strip()
+        return found
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30,
+    ) -> tuple[int, Any]:
+        """One request, as `draft` sends it unless `headers` say otherwise: (status, answer)."""
+        sent = {"Authorization": f"Bearer {self.token}"}
+        if body is not None:
+            data = json.dumps(body).encode()
+            sent["Content-Type"] = "application/json"
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={**sent, **(headers or {})}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                status, text = answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            status, text = error.code, error.read()
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text.decode(errors="replace")
+
+    def rss_mb(self) -> float:
+        """Resident memory now, from /proc."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmRSS")
+
+    def stop(self, timeout: float = 10) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()

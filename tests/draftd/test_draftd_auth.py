@@ -1,14 +1,13 @@
-"""A token is required beyond loopback: without it draftd answers 401, and health says little."""
+"""A token is always required, on loopback too: without it draftd answers 401, and health says
+little. Pages in the developer's browser are refused before the token is even looked at."""
 
 from __future__ import annotations
 
 import pytest
-from daemon_kit import DOCKERFILE, DaemonFactory, digest
+from daemon_kit import DOCKERFILE, TOKEN, DaemonFactory, digest
 
 from draft.errors import DraftError
 from draftd.api import create_app, is_loopback
-
-TOKEN = "a-long-random-token-for-tests"
 
 
 @pytest.mark.parametrize(
@@ -29,9 +28,10 @@ def test_loopback_means_only_this_machine(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 
 
-def test_draftd_refuses_to_listen_beyond_loopback_without_a_token(tmp_path) -> None:
+@pytest.mark.parametrize("host", ["0.0.0.0", "127.0.0.1"])
+def test_draftd_refuses_to_listen_without_a_token(tmp_path, host: str) -> None:
     with pytest.raises(DraftError, match="without a token"):
-        create_app(tmp_path, object(), {}, None, host="0.0.0.0")  # type: ignore[arg-type]
+        create_app(tmp_path, object(), {}, "", host=host)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -43,12 +43,13 @@ def test_draftd_refuses_to_listen_beyond_loopback_without_a_token(tmp_path) -> N
         ({"Authorization": f"Bearer {TOKEN}x"}, "token sent to draftd is wrong"),
     ],
 )
+@pytest.mark.parametrize("host", ["0.0.0.0", "127.0.0.1"])
 @pytest.mark.asyncio
 async def test_requests_without_the_token_are_refused(
-    daemons: DaemonFactory, headers, says
+    daemons: DaemonFactory, headers, says, host: str
 ) -> None:
-    # Bound to every interface, reached through 127.0.0.1 only.
-    daemon = await daemons.start(host="0.0.0.0", token=TOKEN)
+    # Bound to every interface or to loopback, reached through 127.0.0.1 only.
+    daemon = await daemons.start(host=host, token=TOKEN)
     daemon.headers = headers
     for method, path in [
         ("GET", "/v1/apps"),
@@ -56,7 +57,8 @@ async def test_requests_without_the_token_are_refused(
         ("PUT", f"/v1/blobs/{digest(DOCKERFILE)}"),
         ("GET", "/v1/builds/b-x/events"),
     ]:
-        status, answer = await daemon.request(method, path, data=DOCKERFILE)
+        body = {"json": {}} if method == "POST" else {"data": DOCKERFILE}
+        status, answer = await daemon.request(method, path, **body)
         assert status == 401, (method, path)
         assert says in answer["error"]
         assert "DRAFTD_TOKEN" in answer["hint"]

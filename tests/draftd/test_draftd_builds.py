@@ -252,7 +252,8 @@ async def test_apps_endpoints_follow_the_target_the_app_went_to(daemon: Daemon) 
 async def test_errors_are_json_with_a_hint(
     daemon: Daemon, method, path, body, status, words
 ) -> None:
-    got, answer = await daemon.request(method, path, data=body)
+    headers = {**daemon.headers, "Content-Type": "application/json"}
+    got, answer = await daemon.request(method, path, data=body, headers=headers)
     assert got == status
     assert words in answer["error"] and "hint" in answer
 
