@@ -23,7 +23,7 @@ from draftd import apps_api
 from draftd.apps import AppRecords
 from draftd.blobs import DEFAULT_MAX_BLOB, BlobStore, BlobTooLarge, check_digest
 from draftd.builder import Builder
-from draftd.builds import BuildNotFound, BuildRegistry
+from draftd.builds import BuildNotFound, BuildRegistry, TooBusy
 from draftd.buildspec import parse_build_request
 from draftd.contexts import blob_digests, context_tag
 from draftd.guard import ForeignRequest, NotJSON, is_loopback, refuse_web_pages
@@ -48,6 +48,7 @@ _STATUS: tuple[tuple[type[DraftError], int], ...] = (
     (NotJSON, 415),
     (BlobTooLarge, 413),
     (BuildNotFound, 404),
+    (TooBusy, 429),
     (apps_api.AppNotFound, 404),
     (TargetUnavailable, 503),
     (DeployError, 502),
@@ -189,7 +190,7 @@ async def create_build(request: web.Request) -> web.Response:
     tag = context_tag(spec.files, settings)
     redact = redactor(settings["image_build_args"], settings["set"], [found.token])
     build = found.builds.start(spec, tag, redact)
-    build.task = asyncio.create_task(found.pipeline.run(build), name=f"build {build.id}")
+    build.run(found.pipeline.run(build))
     digests = blob_digests([*spec.files, *(spec.chart or ())])
     missing = await asyncio.to_thread(found.blobs.missing, digests)
     log.info(

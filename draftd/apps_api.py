@@ -15,14 +15,16 @@ from aiohttp import web
 
 from draft.errors import DraftError, quoted
 from draftd.apps import AppRecord
+from draftd.builds import TooBusy
 from draftd.buildspec import RequestRefused, app_key
 from draftd.model import AppKey, Deployment, DeploymentJSON, Phase
-from draftd.services import Services, int_query, json_body, services
-from draftd.targets.base import DeployTarget
+from draftd.services import MAX_TASKS, Services, int_query, json_body, services
+from draftd.targets.base import EXEC_TIMEOUT, MAX_EXEC_OUTPUT, DeployTarget
 
 log = logging.getLogger(__name__)
 STATUS_TIMEOUT = 15.0
 MAX_TAIL = 100_000
+MAX_EXEC_TIMEOUT = 3600
 
 
 class AppNotFound(DraftError):
@@ -127,15 +129,40 @@ async def app_history(request: web.Request) -> web.Response:
 
 
 async def exec_in_app(request: web.Request) -> web.Response:
-    """Run a command inside the deployed app (post-deploy tasks): `{command: [words]}`."""
+    """Run a command inside the deployed app (post-deploy tasks): `{command, timeoutSeconds?}`.
+
+    Bounded: the task is stopped at its time limit, its output kept to `MAX_EXEC_OUTPUT`
+    bytes, and at most `MAX_TASKS` run at once; `cutShort` says when any of it happened.
+    """
     found, key = services(request), _key(request)
     body = await json_body(request)
-    command = body.get("command") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        raise RequestRefused("The body must be a JSON object with command.")
+    command = body.get("command")
     if not (isinstance(command, list) and command and all(isinstance(w, str) for w in command)):
         raise RequestRefused("command must be a non-empty list of strings.")
+    timeout = body.get("timeoutSeconds", EXEC_TIMEOUT)
+    if (
+        not isinstance(timeout, int | float)
+        or isinstance(timeout, bool)
+        or not (0 < timeout <= MAX_EXEC_TIMEOUT)
+    ):
+        raise RequestRefused(
+            f"timeoutSeconds must be a number of seconds up to {MAX_EXEC_TIMEOUT}, "
+            f"not {quoted(timeout)}."
+        )
     target, _ = await _locate(found, key)
-    code, output = await target.exec(key, command)
-    return web.json_response({"exitCode": code, "output": output})
+    if found.tasks.locked():
+        raise TooBusy(
+            f"draftd already runs {MAX_TASKS} tasks inside apps.",
+            "Wait for one to end, then run the task again.",
+        )
+    async with found.tasks:
+        result = await target.exec(key, command, timeout=timeout, limit=MAX_EXEC_OUTPUT)
+    answer: dict[str, object] = {"exitCode": result.exit_code, "output": result.output}
+    if result.cut_short:
+        answer["cutShort"] = result.cut_short
+    return web.json_response(answer)
 
 
 async def connect_app(request: web.Request) -> web.Response:

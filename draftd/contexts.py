@@ -42,7 +42,7 @@ class ManifestRefused(DraftError):
         super().__init__(message, hint)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class ContextFile:
     """One checked entry of a manifest: a regular file, or a link that stays inside."""
 

@@ -61,6 +61,8 @@ AVAILABLE_TIMEOUT = 5.0
 STOP_GRACE = 2.0
 STOP_LAST_WAIT = 0.5
 MAX_DOCKERFILE = 1024 * 1024
+MAX_SYNCABLE = 32
+"""Apps whose running files draftd remembers, so that their saves can be synced."""
 
 
 class UploadIncomplete(DraftError):
@@ -212,7 +214,7 @@ class Pipeline:
         except BaseException:
             self._running.pop(build.key, None)
             raise
-        self._running[build.key] = replace(now, files=spec.files)
+        self._remember(build.key, replace(now, files=spec.files))
         await self._record(build, target, now.image, deployment.url)
         return deployment
 
@@ -390,14 +392,22 @@ class Pipeline:
         deployment = await target.deploy(request, on_loop(build.log))
         container = deployment.extra.get("container")
         if container and deployment.extra.get("sync") == "true":
-            self._running[build.key] = Running(
+            self._remember(build.key, Running(
                 target.name, container, request.image.reference, spec.files, spec.chart,
                 settings, port,
-            )  # fmt: skip
+            ))  # fmt: skip
         await self._record(build, target, request.image.reference, deployment.url)
         if previous is not None and previous.target != target.name:
             await self._retire(build, previous)
         return deployment
+
+    def _remember(self, key: AppKey, running: Running) -> None:
+        """Keep what `key` runs for its next sync; past `MAX_SYNCABLE` apps the least recently
+        deployed one is let go (its next save builds the image): each holds its manifest."""
+        self._running.pop(key, None)
+        self._running[key] = running
+        while len(self._running) > MAX_SYNCABLE:
+            del self._running[next(iter(self._running))]
 
     async def _rules(self, spec: BuildSpec) -> SyncRules:
         """What the build's Dockerfile does with the context's files (which could be synced)."""

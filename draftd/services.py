@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +16,9 @@ from draftd.builds import BuildRegistry
 from draftd.buildspec import RequestRefused
 from draftd.pipeline import Pipeline
 
+MAX_TASKS = 8
+"""Tasks (`exec`) running inside apps at once, each in a thread of its own."""
+
 
 @dataclass(frozen=True)
 class Services:
@@ -23,6 +26,7 @@ class Services:
 
     pipeline: Pipeline
     token: str
+    tasks: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_TASKS))
 
     @property
     def builds(self) -> BuildRegistry:

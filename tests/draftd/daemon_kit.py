@@ -18,10 +18,11 @@ import signal
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -31,7 +32,8 @@ import aiohttp
 from draftd.api import create_app
 from draftd.daemon import serve
 from draftd.model import AppKey, Deployment, DeployRequest, Image, Progress, SyncRequest
-from draftd.targets.base import SyncUnavailable
+from draftd.services import SERVICES, Services
+from draftd.targets.base import DeployError, ExecResult, SyncUnavailable, run_bounded
 
 TERMINAL = {"ready", "failed", "superseded"}
 TOKEN = "a-long-random-token-for-tests"
@@ -184,6 +186,28 @@ class FakeTarget:
     async def delete(self, key: AppKey) -> bool:
         return self.running.pop(key, None) is not None
 
+    async def exec(
+        self, key: AppKey, command: list[str], *, timeout: float, limit: int
+    ) -> ExecResult:
+        """`sleep S`, `yes BYTES` (that much output) and `echo WORDS`, through draftd's real
+        bounds (`run_bounded`): only the commands are stand-ins."""
+        if key not in self.running:
+            raise DeployError(f"{key} is not running.", "Run `draft up` first.")
+
+        def run(emit: Callable[[bytes], None], stop: threading.Event) -> int | None:
+            if command[0] == "sleep":
+                return None if stop.wait(float(command[1])) else 0
+            if command[0] == "yes":
+                left = int(command[1])
+                while left > 0 and not stop.is_set():
+                    emit(b"y\n" * min(8192, left // 2 or 1))
+                    left -= 16384
+                return 0
+            emit((" ".join(command[1:]) + "\n").encode())
+            return 3 if command[0] == "false" else 0
+
+        return await run_bounded(run, timeout=timeout, limit=limit)
+
     async def connect(self, key: AppKey, local_port: int | None) -> str:
         return f"http://127.0.0.1:{local_port or 18080}"
 
@@ -236,6 +260,8 @@ class Daemon:
     target: FakeTarget
     state: Path
     headers: dict[str, str] = field(default_factory=dict)
+    services: Services | None = None
+    """draftd's own objects, for tests that look inside (memory held, bounds)."""
 
     async def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         headers = kwargs.pop("headers", self.headers)
@@ -316,7 +342,9 @@ class DaemonFactory:
         session = aiohttp.ClientSession()
         self.running.append((runner, session))
         headers = {"Authorization": f"Bearer {token}"}
-        return Daemon(f"http://127.0.0.1:{port}", session, builder, target, self.state, headers)
+        return Daemon(
+            f"http://127.0.0.1:{port}", session, builder, target, self.state, headers, app[SERVICES]
+        )
 
     async def close(self) -> None:
         for runner, session in self.running:
