@@ -192,9 +192,11 @@ class DraftdClient:
         answer = await self._json("POST", f"/v1/apps/{app}/{env}/exec", {"command": command})
         return int(answer["exitCode"]), str(answer["output"])
 
-    async def delete(self, app: str, env: str) -> bool:
-        answer = await self._json("DELETE", f"/v1/apps/{app}/{env}")
-        return bool(answer.get("deleted"))
+    async def delete(self, app: str, env: str, prune_images: int | None = None) -> dict[str, Any]:
+        """Remove the app; with `prune_images`, its images too but the newest that many:
+        `{deleted, prunedImages}`."""
+        query = f"?pruneImages={prune_images}" if prune_images is not None else ""
+        return cast(dict[str, Any], await self._json("DELETE", f"/v1/apps/{app}/{env}{query}"))
 
     async def connect(self, app: str, env: str, local_port: int | None = None) -> str:
         body = {"localPort": local_port} if local_port else {}

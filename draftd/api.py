@@ -12,7 +12,7 @@ import hmac
 import json
 import logging
 import shutil
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 
 from aiohttp import web
@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 MAX_JSON = 64 * 1024 * 1024
 MAX_ERROR = 400
 BLOB_GC_AGE = 30 * 24 * 3600.0
+"""Blobs no build used for that long are deleted."""
+UPLOAD_GC_AGE = 3600.0
+"""Partial uploads not written to for that long are deleted (all of them when draftd starts)."""
+GC_INTERVAL = 3600.0
 AUTHORIZED = web.RequestKey("authorized", bool)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -80,6 +84,9 @@ def create_app(
     work = state_dir / "builds"
     shutil.rmtree(work, ignore_errors=True)  # folders of builds a previous run left behind
     work.mkdir(parents=True)
+    history = BuildHistory(state_dir / "history")
+    if interrupted := history.recover():
+        log.info("recorded %d builds a previous draftd left unfinished as interrupted", interrupted)
     pipeline = Pipeline(
         blobs=BlobStore(state_dir / "blobs", max_blob),
         builder=builder,
@@ -88,7 +95,7 @@ def create_app(
         apps=AppRecords(state_dir / "apps"),
         work=work,
         upload_timeout=upload_timeout,
-        history=BuildHistory(state_dir / "history"),
+        history=history,
     )
     app = web.Application(middlewares=[_errors, refuse_web_pages, _auth], client_max_size=MAX_JSON)
     app[SERVICES] = Services(pipeline, token)
@@ -100,7 +107,7 @@ def create_app(
     app.router.add_post("/v1/builds/{id}/cancel", cancel_build)
     app.router.add_get("/v1/builds/{id}/log", build_log)
     apps_api.add_routes(app.router)
-    app.on_startup.append(_collect_garbage)
+    app.cleanup_ctx.append(_collecting_garbage)
     app.on_shutdown.append(_stop_builds)
     return app
 
@@ -247,9 +254,30 @@ async def cancel_build(request: web.Request) -> web.Response:
     return web.json_response({"phase": build.phase.value})
 
 
-async def _collect_garbage(app: web.Application) -> None:
+async def _collecting_garbage(app: web.Application) -> AsyncIterator[None]:
+    """Collect garbage now (every partial upload is stale: none is under way yet), then hourly."""
     blobs = app[SERVICES].blobs
-    removed = await asyncio.to_thread(blobs.collect_garbage, BLOB_GC_AGE)
+    await _collect(blobs, uploads_older_than=0)
+
+    async def hourly() -> None:
+        while True:
+            await asyncio.sleep(GC_INTERVAL)
+            await _collect(blobs, uploads_older_than=UPLOAD_GC_AGE)
+
+    task = asyncio.create_task(hourly(), name="draftd garbage collection")
+    yield
+    task.cancel()
+
+
+async def _collect(blobs: BlobStore, *, uploads_older_than: float) -> None:
+    try:
+        uploads = await asyncio.to_thread(blobs.collect_uploads, uploads_older_than)
+        removed = await asyncio.to_thread(blobs.collect_garbage, BLOB_GC_AGE)
+    except OSError as error:
+        log.warning("could not collect garbage in the blob store: %s", error)
+        return
+    if uploads:
+        log.info("removed %d partial uploads", uploads)
     if removed:
         log.info("removed %d blobs unused for 30 days", removed)
 

@@ -78,8 +78,10 @@ async def app_status(request: web.Request) -> web.Response:
 
 
 async def delete_app(request: web.Request) -> web.Response:
-    """Stop any build in flight for the app (it would deploy again), then remove it."""
+    """Stop any build in flight for the app (it would deploy again), then remove it; with
+    `?pruneImages=N`, its images too but the newest N."""
     found, key = services(request), _key(request)
+    keep = int_query(request, "pruneImages", -1, 0, 1000)
     for build in found.builds.running():
         if build.key == key:
             build.stop(Phase.FAILED, "cancelled: the app was deleted", "the app was deleted")
@@ -90,7 +92,8 @@ async def delete_app(request: web.Request) -> web.Response:
     for target in chosen:
         deleted = await target.delete(key) or deleted
     found.apps.forget(key)
-    return web.json_response({"deleted": deleted})
+    pruned = await found.pipeline.prune_images(key.app, keep) if keep >= 0 else []
+    return web.json_response({"deleted": deleted, "prunedImages": pruned})
 
 
 async def app_logs(request: web.Request) -> web.StreamResponse:

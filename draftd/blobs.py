@@ -57,8 +57,8 @@ class BlobStore:
         self.root = root
         self.max_size = max_size
         self._temp = root / "tmp"
-        self._temp.mkdir(parents=True, exist_ok=True)
-        (root / "sha256").mkdir(exist_ok=True)
+        self._temp.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (root / "sha256").mkdir(exist_ok=True, mode=0o700)
         self._watchers: set[Callable[[str], None]] = set()
         if not self.has(EMPTY_DIGEST):
             self._store_bytes(EMPTY_DIGEST, b"")
@@ -158,8 +158,8 @@ class BlobStore:
 
     def _install(self, temp: Path, digest: str) -> None:
         target = self.path(digest)
-        target.parent.mkdir(exist_ok=True)
-        temp.chmod(0o644)
+        target.parent.mkdir(mode=0o700, exist_ok=True)
+        temp.chmod(0o600)
         temp.replace(target)
 
     def _store_bytes(self, digest: str, data: bytes) -> None:
@@ -171,17 +171,26 @@ class BlobStore:
         return self.path(digest).open("rb")
 
     def collect_garbage(self, older_than_seconds: float, keep: Iterable[str] = ()) -> int:
-        """Delete blobs unused for that long (and stale partial uploads); returns how many."""
+        """Delete blobs unused for that long; returns how many."""
         cutoff = time.time() - older_than_seconds
         kept = {check_digest(d).removeprefix("sha256:") for d in keep}
         kept.add(EMPTY_DIGEST.removeprefix("sha256:"))
-        removed = 0
-        for blob in [*self.root.glob("sha256/*/*"), *self._temp.iterdir()]:
-            with contextlib.suppress(FileNotFoundError):
-                if blob.name not in kept and blob.stat().st_mtime < cutoff:
-                    blob.unlink()
-                    removed += 1
-        return removed
+        return _remove_older(self.root.glob("sha256/*/*"), cutoff, kept)
+
+    def collect_uploads(self, older_than_seconds: float) -> int:
+        """Delete partial uploads not written to for that long (a client that went away, or
+        a draftd killed mid-upload); returns how many. An upload under way writes as it goes."""
+        return _remove_older(self._temp.iterdir(), time.time() - older_than_seconds, set())
+
+
+def _remove_older(paths: Iterable[Path], cutoff: float, kept: set[str]) -> int:
+    removed = 0
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            if path.name not in kept and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    return removed
 
 
 def _write(handle: IO[bytes], hasher: hashlib._Hash, batch: list[bytes]) -> None:

@@ -60,3 +60,8 @@ class Builder(Protocol):
     async def tag(self, image: Image, extra: Image) -> None:
         """Give `image` another name (draft.toml's custom_tags)."""
         ...
+
+    async def prune(self, app: str, keep: int) -> list[str]:
+        """Remove the images built for `app` (by `APP_LABEL`) but the newest `keep` and those
+        a container uses; returns the names removed. Images in registries are not touched."""
+        ...

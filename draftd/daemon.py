@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import importlib
 import json
 import logging
@@ -42,6 +43,7 @@ log = logging.getLogger("draftd")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7878
 INFO_FILE = "draftd.json"
+LOCK_FILE = "draftd.lock"
 TOKEN_FILE = "token"
 SHUTDOWN_TIMEOUT = 1.5
 """How long requests still being answered get when draftd stops (the builds' grace comes first)."""
@@ -186,7 +188,16 @@ async def run(options: Options, parts: Parts = real_builder_and_targets) -> None
     asyncio.get_running_loop().set_default_executor(workers)
     state = options.state_dir
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _refuse_second_daemon(state / INFO_FILE)
+    state.chmod(0o700)  # blobs, the token, app records: this user's only, whoever made it
+    lock = _lock_state(state)
+    try:
+        await _serve_state(options, parts)
+    finally:
+        os.close(lock)
+
+
+async def _serve_state(options: Options, parts: Parts) -> None:
+    state = options.state_dir
     token = resolve_token(options)
     builder, targets = parts()
     app = create_app(state, builder, targets, token, host=options.host, max_blob=options.max_blob)
@@ -213,18 +224,27 @@ async def _until_stopped() -> None:
     await stop.wait()
 
 
-def _refuse_second_daemon(info: Path) -> None:
+def _lock_state(state: Path) -> int:
+    """Hold `<state>/draftd.lock` while serving: a second draftd on the same state is refused.
+
+    The kernel lets go of the lock when its holder exits, however it exits, so a stale
+    `draftd.json` (its process killed, a zombie, its PID reused) never blocks a restart.
+    """
+    descriptor = os.open(state / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        running = json.loads(info.read_text(encoding="utf-8"))
-        pid = int(running["pid"])
-        os.kill(pid, 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return  # no file, a stale one, or its process is gone
-    if pid != os.getpid():
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        try:
+            running = json.loads((state / INFO_FILE).read_text(encoding="utf-8"))
+            where = f" (pid {int(running['pid'])}, {running['url']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            where = ""
         raise DraftError(
-            f"draftd already runs with this state folder (pid {pid}, {running.get('url')}).",
+            f"draftd already runs with this state folder{where}.",
             "Stop it first, or give this one another --state-dir.",
-        )
+        ) from None
+    return descriptor
 
 
 def _write_info(path: Path, data: dict[str, Any]) -> None:

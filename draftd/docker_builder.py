@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -20,7 +21,7 @@ import docker
 import docker.errors
 import docker.utils
 
-from draftd.builder import BuildFailed, Log, ProgressReport, PushFailed
+from draftd.builder import APP_LABEL, BuildFailed, Log, ProgressReport, PushFailed
 from draftd.model import Image
 from draftd.targets.base import TargetUnavailable
 
@@ -173,6 +174,28 @@ class DockerBuilder:
 
         await asyncio.to_thread(tag)
 
+    async def prune(self, app: str, keep: int) -> list[str]:
+        def prune() -> list[str]:
+            engine = self._engine()
+            try:
+                images = engine.images(filters={"label": f"{APP_LABEL}={app}"})
+            except (docker.errors.DockerException, OSError) as error:
+                self._client = None
+                raise engine_unavailable() from error
+            images.sort(key=lambda found: found.get("Created", 0), reverse=True)
+            removed: list[str] = []
+            for found in images[keep:]:
+                names = [t for t in found.get("RepoTags") or [] if t != "<none>:<none>"]
+                for name in names or [found["Id"]]:
+                    try:
+                        engine.remove_image(name)
+                    except docker.errors.APIError:
+                        continue  # a container uses it, or it went meanwhile
+                    removed.append(name)
+            return removed
+
+        return await asyncio.to_thread(prune)
+
 
 def _build_lines(stream: Iterator[dict[str, Any]]) -> Iterator[tuple[str, str | None]]:
     """(output line, error) pairs from the engine's JSON build stream."""
@@ -192,18 +215,27 @@ def _build_lines(stream: Iterator[dict[str, Any]]) -> Iterator[tuple[str, str | 
 
 def _push_failed(registry: str, detail: str) -> PushFailed:
     if "connection refused" in detail.lower() or "no such host" in detail.lower():
-        return PushFailed(
-            f"The registry {registry} cannot be reached.",
-            "Start it, or change `registry` in draft.toml (empty: no push).",
-        )
+        return _unreachable(registry)
     return PushFailed(
         f"The registry {registry} refused the push: {detail}",
         "Check you are logged in to it (`docker login`) and may push there.",
     )
 
 
+def _unreachable(registry: str) -> PushFailed:
+    return PushFailed(
+        f"The registry {registry} cannot be reached.",
+        "Start it, or change `registry` in draft.toml (empty: no push).",
+    )
+
+
 def _registry_has(image: Image) -> bool:
-    """Whether the registry already holds the tag, asked over its HTTP API (v2)."""
+    """Whether the registry already holds the tag, asked over its HTTP API (v2).
+
+    A registry that cannot be reached, or accepts the connection and never answers, is
+    `PushFailed` now: the engine's push would take half a minute to say less. Any other
+    doubt (a login needed, another API) is "no": push, and let the push say what is wrong.
+    """
     registry, _, name = image.repository.partition("/")
     if not name:
         return False
@@ -212,6 +244,18 @@ def _registry_has(image: Image) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT) as answer:
             tags = json.load(answer).get("tags") or []
-    except (urllib.error.URLError, OSError, ValueError):
-        return False  # unknown: push, and let the push say what is wrong
+    except urllib.error.HTTPError:
+        return False
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = error.reason if isinstance(error, urllib.error.URLError) else error
+        if isinstance(reason, TimeoutError):
+            raise PushFailed(
+                f"The registry {registry} accepts connections but did not answer within "
+                f"{CONNECT_TIMEOUT} s.",
+                "Check that a registry runs there, or change `registry` in draft.toml "
+                "(empty: no push).",
+            ) from None
+        if isinstance(reason, ConnectionRefusedError | socket.gaierror):
+            raise _unreachable(registry) from None
+        return False
     return image.tag in tags

@@ -62,6 +62,8 @@ STOP_GRACE = 2.0
 STOP_LAST_WAIT = 0.5
 MAX_DOCKERFILE = 1024 * 1024
 MAX_SYNCABLE = 32
+KEEP_IMAGES = 3
+"""Images of an app kept when older ones are pruned (after each deploy, and on delete)."""
 """Apps whose running files draftd remembers, so that their saves can be synced."""
 
 
@@ -110,11 +112,15 @@ class Pipeline:
     """Deploys under way by build id; each outlives its build if that is superseded."""
     _running: dict[AppKey, Running] = field(default_factory=dict)
     """Apps running where saves can be synced into them; changed under the deploy lock."""
+    _chores: set[asyncio.Task[None]] = field(default_factory=set)
+    """Work after builds (pruning old images), cancelled when draftd stops."""
 
     async def run(self, build: Build) -> None:
         """Run `build` to a terminal event; never raises but for cancellation."""
         folder = self.work / build.id
         try:
+            if self.history is not None:
+                await asyncio.to_thread(self.history.begin, build)
             await self._run(build, folder)
         except asyncio.CancelledError:
             build.finish(Phase.FAILED, "draftd stopped the build", reason="draftd stopped")
@@ -154,6 +160,30 @@ class Pipeline:
             deployment = await asyncio.shield(deploy)
             where = f" at {deployment.url}" if deployment.url else ""
             build.finish(Phase.READY, f"ready{where}", url=deployment.url)
+            self._chore(self.prune_images(build.key.app, KEEP_IMAGES))
+
+    async def prune_images(self, app: str, keep: int) -> list[str]:
+        """Remove `app`'s images but the newest `keep` (and those in use), as Tilt prunes:
+        disk does not grow with every rebuild."""
+        removed = await self.builder.prune(app, keep)
+        if removed:
+            log.info("removed %d old images of %s: %s", len(removed), app, ", ".join(removed))
+        return removed
+
+    def _chore(self, work: Coroutine[Any, Any, object]) -> None:
+        """Run `work` after the build, on its own; `stop` cancels it, a failure is logged."""
+
+        async def run() -> None:
+            try:
+                await work
+            except DraftError as error:
+                log.warning("%s", error)
+            except Exception:
+                log.exception("a chore after a build failed on a bug")
+
+        task = asyncio.create_task(run())
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
 
     async def _build_and_push(self, build: Build, spec: BuildSpec, folder: Path) -> None:
         image = image_for(build)
@@ -441,7 +471,7 @@ class Pipeline:
         stuck worker, say) is cancelled again and left after a short wait.
         """
         tasks = [b.task for b in self.builds.running() if b.task is not None]
-        for task in tasks:
+        for task in [*tasks, *self._chores]:
             task.cancel()
         pending: list[asyncio.Task[Any]] = [*tasks, *self._deploys.values()]
         if pending:

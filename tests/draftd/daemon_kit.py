@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 import aiohttp
 
 from draftd.api import create_app
+from draftd.builder import APP_LABEL
 from draftd.daemon import serve
 from draftd.model import AppKey, Deployment, DeployRequest, Image, Progress, SyncRequest
 from draftd.services import SERVICES, Services
@@ -139,6 +140,14 @@ class FakeBuilder:
 
     async def tag(self, image: Image, extra: Image) -> None:
         self.images[extra] = self.images[image]
+
+    async def prune(self, app: str, keep: int) -> list[str]:
+        """The app's images but the newest `keep` go (newest: the last built)."""
+        built = [i for i, labels in self.images.items() if labels.get(APP_LABEL) == app]
+        gone = built[: max(len(built) - keep, 0)]
+        for image in gone:
+            del self.images[image]
+        return [image.reference for image in gone]
 
 
 class FakeTarget:

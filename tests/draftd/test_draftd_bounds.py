@@ -150,26 +150,11 @@ async def test_a_huge_value_is_quoted_short(daemon: Daemon) -> None:
     assert digest(b"") not in answer["error"]
 
 
-STUCK_DRAFTD = """
-import asyncio, sys, threading
-sys.path.insert(0, {kit!r})
-from daemon_kit import FakeBuilder, FakeTarget
-from draftd.daemon import main
-
-
-class StuckBuilder(FakeBuilder):
-    async def build(self, context, image, **kwargs):
-        await asyncio.to_thread(threading.Event().wait)  # a Docker call that never returns
-
-
-sys.exit(main(sys.argv[1:], lambda: (StuckBuilder(), {{"docker": FakeTarget()}})))
-"""
+STUCK_DRAFTD = Path(__file__).with_name("stuck_draftd.py")
 
 
 def test_draftd_stops_within_5_seconds_whatever_its_workers_do(tmp_path: Path) -> None:
-    script = tmp_path / "stuck_draftd.py"
-    script.write_text(STUCK_DRAFTD.format(kit=str(Path(__file__).parent)))
-    draftd = Process.start(tmp_path / "state", [sys.executable, str(script)])
+    draftd = Process.start(tmp_path / "state", [sys.executable, str(STUCK_DRAFTD)])
     try:
         ids = []
         for number in range(8):

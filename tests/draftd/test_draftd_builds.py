@@ -233,7 +233,7 @@ async def test_apps_endpoints_follow_the_target_the_app_went_to(daemon: Daemon) 
     )
     assert connected == {"url": "http://127.0.0.1:9999"}
     status, deleted = await daemon.request("DELETE", "/v1/apps/hello/development")
-    assert deleted == {"deleted": True}
+    assert deleted == {"deleted": True, "prunedImages": []}
     status, answer = await daemon.request("GET", "/v1/apps/hello/development")
     assert status == 404 and "Nothing is deployed for hello" in answer["error"]
 
