@@ -56,6 +56,7 @@ class BlobStore:
     def __init__(self, root: Path, max_size: int = DEFAULT_MAX_BLOB) -> None:
         self.root = root
         self.max_size = max_size
+        self._blobs = str(root / "sha256")
         self._temp = root / "tmp"
         self._temp.mkdir(parents=True, exist_ok=True, mode=0o700)
         (root / "sha256").mkdir(exist_ok=True, mode=0o700)
@@ -64,31 +65,37 @@ class BlobStore:
             self._store_bytes(EMPTY_DIGEST, b"")
 
     def path(self, digest: str) -> Path:
-        hexdigest = check_digest(digest).removeprefix("sha256:")
-        return self.root / "sha256" / hexdigest[:2] / hexdigest
+        return Path(self._file(check_digest(digest)))
+
+    def _file(self, digest: str) -> str:
+        """Where a checked digest's blob is (plain strings: manifests have 100,000 of them)."""
+        return f"{self._blobs}/{digest[7:9]}/{digest[7:]}"
 
     def has(self, digest: str) -> bool:
-        return self.path(digest).is_file()
+        return os.path.isfile(self._file(check_digest(digest)))  # noqa: PTH113 - see _file
 
     def size(self, digest: str) -> int:
         return self.path(digest).stat().st_size
 
-    def missing(self, digests: Iterable[str]) -> list[str]:
-        """The digests not stored yet, each once, in the order given."""
+    def missing(self, digests: Iterable[str], *, touch: bool = False) -> list[str]:
+        """The digests not stored yet, each once, in the order given; with `touch`, the stored
+        ones are marked as used now, so garbage collection keeps what recent builds need."""
+        now = time.time()
         seen: set[str] = set()
         lacking: list[str] = []
         for digest in digests:
-            if digest not in seen and not self.has(digest):
-                lacking.append(digest)
+            if digest in seen:
+                continue
             seen.add(digest)
+            path = self._file(check_digest(digest))
+            try:
+                if touch:
+                    os.utime(path, (now, now))
+                elif not os.path.isfile(path):  # noqa: PTH113 - see _file
+                    lacking.append(digest)
+            except FileNotFoundError:
+                lacking.append(digest)
         return lacking
-
-    def touch(self, digests: Iterable[str]) -> None:
-        """Mark blobs as used now, so garbage collection keeps what recent builds need."""
-        now = time.time()
-        for digest in set(digests):
-            with contextlib.suppress(FileNotFoundError):
-                os.utime(self.path(digest), (now, now))
 
     def watch(self, arrived: Callable[[str], None]) -> Callable[[], None]:
         """Call `arrived(digest)` after each blob is stored; returns the way to stop.

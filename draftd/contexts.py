@@ -79,25 +79,26 @@ def _entry(entry: object, max_size: int) -> ContextFile:
     if not isinstance(entry, dict):
         raise ManifestRefused("Every manifest entry must be an object with path, digest, mode.")
     path = check_path(entry.get("path"))
-    name = _show(path)
     try:
         digest = check_digest(entry.get("digest"))
     except BlobRefused as error:
-        raise ManifestRefused(f"Manifest entry {name}: {error.message}", error.hint) from None
+        raise ManifestRefused(
+            f"Manifest entry {_show(path)}: {error.message}", error.hint
+        ) from None
     size, mode, link = entry.get("size"), entry.get("mode"), entry.get("link")
     if not _is_int(size) or not 0 <= size <= max_size:
         raise ManifestRefused(
-            f"Manifest entry {name} has size {quoted(size)}; the limit is {max_size} bytes per "
-            "file.",
+            f"Manifest entry {_show(path)} has size {quoted(size)}; the limit is {max_size} "
+            "bytes per file.",
             "Add large files the image does not need to .dockerignore.",
         )
     if not _is_int(mode) or mode & ~0o7777 or mode < 0:
         raise ManifestRefused(
-            f"Manifest entry {name} has mode {_mode(mode)}: only permission bits are accepted, "
-            "so devices, FIFOs and sockets cannot be uploaded."
+            f"Manifest entry {_show(path)} has mode {_mode(mode)}: only permission bits are "
+            "accepted, so devices, FIFOs and sockets cannot be uploaded."
         )
     if link is not None:
-        link = _check_link_text(name, link)
+        link = _check_link_text(_show(path), link)
     return ContextFile(path, digest, size, mode, link)
 
 
@@ -105,25 +106,30 @@ def check_path(path: object, what: str = "Manifest entry") -> str:
     """A relative, "/"-separated path of plain names: nothing that could leave its folder."""
     if not isinstance(path, str) or not path:
         raise ManifestRefused(f"{what} path {quoted(path)} must be a non-empty string.")
-    name = _show(path)
+    problem = _path_problem(path)
+    if problem:
+        raise ManifestRefused(f"{what} {_show(path)} {problem}")
+    return path
+
+
+def _path_problem(path: str) -> str | None:
+    """What is wrong with `path`, said after its name; None when it is a plain relative path."""
     try:
         encoded = path.encode("utf-8")
     except UnicodeEncodeError:
-        raise ManifestRefused(f"{what} {name} is not valid UTF-8.") from None
+        return "is not valid UTF-8."
     if len(encoded) > MAX_PATH:
-        raise ManifestRefused(f"{what} {name} is longer than {MAX_PATH} bytes.")
+        return f"is longer than {MAX_PATH} bytes."
     if "\x00" in path or "\\" in path:
-        raise ManifestRefused(f"{what} {name} contains a NUL or a backslash.")
+        return "contains a NUL or a backslash."
     if path.startswith("/"):
-        raise ManifestRefused(f"{what} {name} is an absolute path; paths must be relative.")
+        return "is an absolute path; paths must be relative."
     for segment in path.split("/"):
         if segment in ("", ".", ".."):
-            raise ManifestRefused(
-                f"{what} {name} has an empty, '.' or '..' segment; paths must stay inside."
-            )
-        if len(segment.encode("utf-8")) > MAX_NAME:
-            raise ManifestRefused(f"{what} {name} has a name longer than {MAX_NAME} bytes.")
-    return path
+            return "has an empty, '.' or '..' segment; paths must stay inside."
+        if len(segment) > MAX_NAME // 4 and len(segment.encode("utf-8")) > MAX_NAME:
+            return f"has a name longer than {MAX_NAME} bytes."
+    return None
 
 
 def _check_link_text(name: str, link: object) -> str:
@@ -177,6 +183,8 @@ class _LinkResolver:
     def __init__(self, links: Mapping[str, str]) -> None:
         self._links = links
         self._resolved: dict[str, tuple[str, ...]] = {}
+        self._hops: dict[str, int] = {}
+        """Per resolved link, the most links followed in a row beyond it (order-independent)."""
         self._resolving: list[str] = []
         self._work = 0
 
@@ -186,12 +194,10 @@ class _LinkResolver:
         if found is not None:
             return found
         if path in self._resolving or len(self._resolving) > MAX_LINK_HOPS:
-            raise ManifestRefused(
-                f"Manifest entry {_show(self._resolving[0])} is part of a loop of links, "
-                f"or of a chain of more than {MAX_LINK_HOPS}."
-            )
+            raise self._loop()
         self._resolving.append(path)
         parts = path.split("/")[:-1]
+        hops = 0
         for segment in self._links[path].split("/"):
             self._work += len(parts) + 1
             if self._work > MAX_LINK_WORK:
@@ -213,9 +219,19 @@ class _LinkResolver:
             inner = "/".join(parts)
             if inner in self._links:
                 parts = list(self.target(inner))
+                hops = max(hops, self._hops[inner] + 1)
+        if hops > MAX_LINK_HOPS:
+            raise self._loop()
         self._resolving.pop()
         self._resolved[path] = resolved = tuple(parts)
+        self._hops[path] = hops
         return resolved
+
+    def _loop(self) -> ManifestRefused:
+        return ManifestRefused(
+            f"Manifest entry {_show(self._resolving[0])} is part of a loop of links, "
+            f"or of a chain of more than {MAX_LINK_HOPS}."
+        )
 
 
 def blob_digests(files: Iterable[ContextFile]) -> list[str]:

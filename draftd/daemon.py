@@ -22,6 +22,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ TOKEN_FILE = "token"
 SHUTDOWN_TIMEOUT = 1.5
 """How long requests still being answered get when draftd stops (the builds' grace comes first)."""
 WORKERS = 64
+WORKERS_GRACE = 0.5
+"""How long stopping waits for worker threads to end before leaving them behind."""
 """Worker threads: builds, pushes, deploys and log streams each hold one while they run, so
 more than builds in flight may (`draftd.builds.MAX_IN_FLIGHT`), with room for quick work."""
 
@@ -274,11 +277,13 @@ def main(argv: Sequence[str] | None = None, parts: Parts = real_builder_and_targ
 def _leave_busy_workers(code: int) -> int:
     """`code`, or exit at once when worker threads are still busy: the interpreter would join
     them, and a worker stuck in a Docker call would keep draftd from ever stopping."""
-    busy = [
-        thread
-        for thread in threading.enumerate()
-        if thread is not threading.main_thread() and not thread.daemon and thread.is_alive()
-    ]
+    deadline = time.monotonic() + WORKERS_GRACE
+    busy = []
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(max(deadline - time.monotonic(), 0))  # idle ones are ending
+            if thread.is_alive():
+                busy.append(thread)
     if busy:
         log.warning("stopped, leaving %d busy worker threads behind", len(busy))
         logging.shutdown()

@@ -253,11 +253,10 @@ class Pipeline:
         files = [*build.spec.files, *(build.spec.chart or ())]
         sizes = {file.digest: file.size for file in files if file.link is None}
         total = sum(sizes.values())
-        await asyncio.to_thread(self.blobs.touch, sizes)
         arrivals: asyncio.Queue[str] = asyncio.Queue()
         stop_watching = self.blobs.watch(arrivals.put_nowait)
         try:
-            missing = set(await asyncio.to_thread(self.blobs.missing, sizes))
+            missing = set(await asyncio.to_thread(self.blobs.missing, sizes, touch=True))
             build.enter(Phase.UPLOADING, _waiting_for(len(missing), len(sizes)))
             await self._receive(build, missing, sizes, total, arrivals)
         finally:

@@ -14,10 +14,12 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import docker
 
@@ -81,6 +83,15 @@ class Draftd:
     port: int
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "draftd"])
+    """What runs draftd: `python -m draftd`, or a script with stand-in parts."""
+
+    @classmethod
+    def started(cls, state: Path, command: list[str] | None = None) -> Draftd:
+        """A draftd on a free port with `state`, once it serves."""
+        daemon = cls(state, free_port(), command=command or [sys.executable, "-m", "draftd"])
+        daemon.start()
+        return daemon
 
     @property
     def url(self) -> str:
@@ -96,24 +107,57 @@ class Draftd:
         }
 
     def start(self) -> None:
+        self.state.parent.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "draftd",
-                "--port",
-                str(self.port),
-                "--state-dir",
-                str(self.state),
-            ],
+            [*self.command, "--port", str(self.port), "--state-dir", str(self.state)],
             env=self.env,
             stdout=subprocess.DEVNULL,
-            stderr=(self.state.parent / "draftd.log").open("wb"),
+            stderr=(self.state.parent / "draftd.log").open("ab"),
         )
-        deadline = time.monotonic() + 15
-        while fetch(f"{self.url}/v1/health") is None:
+        deadline = time.monotonic() + 20
+        while self.serving_pid() != self.process.pid or fetch(f"{self.url}/v1/health") is None:
+            assert self.process.poll() is None, f"draftd exited with {self.process.returncode}"
             assert time.monotonic() < deadline, "draftd did not start"
-            time.sleep(0.1)
+            time.sleep(0.05)
+
+    @property
+    def token(self) -> str:
+        return (self.state / "token").read_text().strip()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        *,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 30,
+    ) -> tuple[int, Any]:
+        """One request as `draft` sends it (the token, JSON), unless `headers` say otherwise."""
+        sent = {"Authorization": f"Bearer {self.token}"}
+        if body is not None:
+            data = json.dumps(body).encode()
+            sent["Content-Type"] = "application/json"
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={**sent, **(headers or {})}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                status, text = answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            status, text = error.code, error.read()
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text.decode(errors="replace")
+
+    def rss_mb(self) -> float:
+        """The serving draftd's resident memory now, from /proc."""
+        for line in Path(f"/proc/{self.serving_pid()}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("draftd has no VmRSS")
 
     def draft(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -129,15 +173,41 @@ class Draftd:
         """The digests draftd has stored (what it received, ever)."""
         return {f"sha256:{p.name}" for p in (self.state / "blobs" / "sha256").glob("*/*")}
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-        info = self.state / "draftd.json"
-        if info.exists():  # a draftd `draft up` started by itself
-            pid = json.loads(info.read_text())["pid"]
+    def stop(self, signum: int = signal.SIGTERM) -> None:
+        """Stop the draftd serving this state (SIGTERM), and the one this started."""
+        pid = self.serving_pid()
+        if pid is not None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, signum)
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.send_signal(signum)
+            self.process.wait(10)
+        elif pid is not None:
+            _wait_gone(pid)
+
+    def kill(self) -> None:
+        """kill -9: no clean-up of any kind."""
+        self.stop(signal.SIGKILL)
+
+    def serving_pid(self) -> int | None:
+        """The PID draftd.json names while that process lives (draft up may have started it)."""
+        try:
+            pid = int(json.loads((self.state / "draftd.json").read_text())["pid"])
+            os.kill(pid, 0)
+        except (OSError, ValueError, KeyError):
+            return None
+        return pid
+
+
+def _wait_gone(pid: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}").exists():
+        stat = Path(f"/proc/{pid}/stat").read_text(errors="replace")
+        if stat.split(") ")[-1].startswith("Z"):
+            return  # a zombie: gone but for its parent's wait
+        assert time.monotonic() < deadline, f"process {pid} did not end"
+        time.sleep(0.05)
 
 
 @contextlib.contextmanager

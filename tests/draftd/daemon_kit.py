@@ -14,14 +14,8 @@ import asyncio
 import hashlib
 import io
 import json
-import signal
-import subprocess
-import sys
 import tarfile
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -369,87 +363,3 @@ def tar_members(data: bytes) -> dict[str, tarfile.TarInfo]:
 def tree(folder: Path) -> set[str]:
     """Every path under `folder`, to show nothing was written where it should not be."""
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}
-
-
-@dataclass
-class Process:
-    """A draftd running as its own process (killed, stopped, measured): its URL and token."""
-
-    process: subprocess.Popen[bytes]
-    state: Path
-    url: str = ""
-    token: str = ""
-
-    @classmethod
-    def start(cls, state: Path, command: list[str] | None = None) -> Process:
-        """`python -m draftd` (or `command`) on a free port with `state`, once it answers."""
-        state.parent.mkdir(parents=True, exist_ok=True)
-        base = command or [sys.executable, "-m", "draftd"]
-        process = subprocess.Popen(
-            [*base, "--port", "0", "--state-dir", str(state)],
-            stdout=subprocess.DEVNULL,
-            stderr=(state.parent / f"draftd-{time.monotonic_ns()}.log").open("wb"),
-        )
-        found = cls(process, state)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                info = json.loads((state / "draftd.json").read_text())
-                if info["pid"] == process.pid:
-                    break
-            except (OSError, ValueError, KeyError):
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"draftd did not start (exit {process.poll()})")
-            time.sleep(0.02)
-        found.url = info["url"]
-        found.token = (state / "token").read_text().strip()
-        return found
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        data: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float = 30,
-    ) -> tuple[int, Any]:
-        """One request, as `draft` sends it unless `headers` say otherwise: (status, answer)."""
-        sent = {"Authorization": f"Bearer {self.token}"}
-        if body is not None:
-            data = json.dumps(body).encode()
-            sent["Content-Type"] = "application/json"
-        request = urllib.request.Request(
-            self.url + path, data=data, method=method, headers={**sent, **(headers or {})}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as answer:
-                status, text = answer.status, answer.read()
-        except urllib.error.HTTPError as error:
-            status, text = error.code, error.read()
-        try:
-            return status, json.loads(text)
-        except ValueError:
-            return status, text.decode(errors="replace")
-
-    def rss_mb(self) -> float:
-        """Resident memory now, from /proc."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise AssertionError("no VmRSS")
-
-    def stop(self, timeout: float = 10) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()

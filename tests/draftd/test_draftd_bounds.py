@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from daemon_kit import DOCKERFILE, Daemon, Link, Process, digest, manifest, settings
+from daemon_kit import DOCKERFILE, Daemon, Link, digest, manifest, settings
+from kit import Draftd
 
 from draftd.contexts import MAX_LINK_WORK, ManifestRefused, validate_manifest
 
@@ -154,7 +155,7 @@ STUCK_DRAFTD = Path(__file__).with_name("stuck_draftd.py")
 
 
 def test_draftd_stops_within_5_seconds_whatever_its_workers_do(tmp_path: Path) -> None:
-    draftd = Process.start(tmp_path / "state", [sys.executable, str(STUCK_DRAFTD)])
+    draftd = Draftd.started(tmp_path / "state", [sys.executable, str(STUCK_DRAFTD)])
     try:
         ids = []
         for number in range(8):
@@ -176,8 +177,23 @@ def test_draftd_stops_within_5_seconds_whatever_its_workers_do(tmp_path: Path) -
         # Eight workers are stuck in the builder; draftd still answers.
         assert draftd.call("GET", "/v1/apps/stuck-0/development/history", timeout=2) == (200, [])
         started = time.monotonic()
-        assert draftd.stop() == 0
+        draftd.stop()
+        assert draftd.process is not None and draftd.process.returncode == 0
         assert time.monotonic() - started < 5
         assert not (draftd.state / "draftd.json").exists()
     finally:
         draftd.kill()
+
+
+@pytest.mark.parametrize("order", ["first-to-last", "last-to-first"])
+def test_a_chain_of_links_longer_than_the_kernel_follows_is_refused_in_any_order(
+    order: str,
+) -> None:
+    chain = {"c0": Link("Dockerfile"), **{f"c{n}": Link(f"c{n - 1}") for n in range(1, 46)}}
+    entries = manifest({**APP, **chain})
+    if order == "last-to-first":
+        entries.reverse()
+    with pytest.raises(ManifestRefused, match="chain of more than 40"):
+        validate_manifest(entries, max_size=1 << 20)
+    fine = manifest({**APP, **{k: v for k, v in chain.items() if int(k[1:]) <= 40}})
+    assert len(validate_manifest(fine, max_size=1 << 20)) == 43

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import docker.errors
 import pytest
-from daemon_kit import DOCKERFILE, Daemon, Process, digest, manifest, settings
+from daemon_kit import DOCKERFILE, Daemon, digest, manifest, settings
+from kit import Draftd
 
 from draftd.builder import APP_LABEL, PushFailed
 from draftd.docker_builder import DockerBuilder
@@ -46,7 +47,7 @@ def test_an_existing_state_folder_is_made_private_and_blobs_are_too(tmp_path: Pa
     state = tmp_path / "state"
     state.mkdir(mode=0o755)
     state.chmod(0o755)
-    draftd = Process.start(state)
+    draftd = Draftd.started(state)
     try:
         assert mode(state) == 0o700
         assert mode(state / "token") == 0o600
@@ -78,7 +79,7 @@ def test_a_stale_draftd_json_does_not_block_a_restart(
     state.mkdir()
     pid = zombie if who == "zombie" else os.getpid()  # a live process that is not draftd
     (state / "draftd.json").write_text(json.dumps({"pid": pid, "url": "http://127.0.0.1:1"}))
-    draftd = Process.start(state)
+    draftd = Draftd.started(state)
     try:
         assert draftd.call("GET", "/v1/apps")[0] == 200
     finally:
@@ -86,7 +87,7 @@ def test_a_stale_draftd_json_does_not_block_a_restart(
 
 
 def test_a_second_draftd_on_the_same_state_is_refused(tmp_path: Path) -> None:
-    first = Process.start(tmp_path / "state")
+    first = Draftd.started(tmp_path / "state")
     try:
         second = subprocess.run(
             [sys.executable, "-m", "draftd", "--port", "0", "--state-dir", str(first.state)],
@@ -95,7 +96,7 @@ def test_a_second_draftd_on_the_same_state_is_refused(tmp_path: Path) -> None:
             timeout=30,
         )
         assert second.returncode == 1
-        assert f"already runs with this state folder (pid {first.pid}" in second.stderr
+        assert f"already runs with this state folder (pid {first.serving_pid()}" in second.stderr
         assert first.call("GET", "/v1/apps")[0] == 200
     finally:
         first.kill()
@@ -103,7 +104,7 @@ def test_a_second_draftd_on_the_same_state_is_refused(tmp_path: Path) -> None:
 
 def test_a_build_killed_with_draftd_is_on_record_as_interrupted(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    stuck = Process.start(state, [sys.executable, str(STUCK_DRAFTD)])
+    stuck = Draftd.started(state, [sys.executable, str(STUCK_DRAFTD)])
     try:
         status, created = stuck.call("POST", "/v1/builds", build_body())
         assert status == 202
@@ -115,7 +116,7 @@ def test_a_build_killed_with_draftd_is_on_record_as_interrupted(tmp_path: Path) 
             time.sleep(0.05)
     finally:
         stuck.kill()  # SIGKILL: no clean-up of any kind
-    again = Process.start(state)
+    again = Draftd.started(state)
     try:
         status, history = again.call("GET", "/v1/apps/hello/development/history")
         assert status == 200
@@ -134,7 +135,7 @@ def test_partial_uploads_are_removed_when_draftd_starts(tmp_path: Path) -> None:
     partial = state / "blobs" / "tmp" / "upload-left-by-a-killed-draftd"
     partial.parent.mkdir(parents=True)
     partial.write_bytes(b"half of a file")
-    draftd = Process.start(state)
+    draftd = Draftd.started(state)
     try:
         assert not partial.exists()
     finally:
