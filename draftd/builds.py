@@ -365,6 +365,8 @@ class BuildRegistry:
     def _forget_oldest_builds(self) -> None:
         """Forget the oldest ended builds past `max_kept`, whatever their app."""
         excess = len(self._by_id) - self._max_kept
+        if excess <= 0:
+            return
         for build in list(self._by_id.values()):
             if excess <= 0:
                 return

@@ -127,6 +127,7 @@ def _path_problem(path: str) -> str | None:
     for segment in path.split("/"):
         if segment in ("", ".", ".."):
             return "has an empty, '.' or '..' segment; paths must stay inside."
+        # (4 bytes a character at most: only a longer segment can be too long to encode)
         if len(segment) > MAX_NAME // 4 and len(segment.encode("utf-8")) > MAX_NAME:
             return f"has a name longer than {MAX_NAME} bytes."
     return None

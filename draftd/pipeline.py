@@ -62,9 +62,9 @@ STOP_GRACE = 2.0
 STOP_LAST_WAIT = 0.5
 MAX_DOCKERFILE = 1024 * 1024
 MAX_SYNCABLE = 32
+"""Apps whose running files draftd remembers, so that their saves can be synced."""
 KEEP_IMAGES = 3
 """Images of an app kept when older ones are pruned (after each deploy, and on delete)."""
-"""Apps whose running files draftd remembers, so that their saves can be synced."""
 
 
 class UploadIncomplete(DraftError):
@@ -120,7 +120,8 @@ class Pipeline:
         folder = self.work / build.id
         try:
             if self.history is not None:
-                await asyncio.to_thread(self.history.begin, build)
+                with contextlib.suppress(OSError):
+                    await asyncio.to_thread(self.history.begin, build)
             await self._run(build, folder)
         except asyncio.CancelledError:
             build.finish(Phase.FAILED, "draftd stopped the build", reason="draftd stopped")
