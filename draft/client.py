@@ -8,11 +8,13 @@ do: draftd not answering, a wrong token, a refused request.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import os
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any, cast
@@ -63,11 +65,14 @@ def configured_url() -> str | None:
         return None
 
 
-def configured_token() -> str | None:
-    """`DRAFTD_TOKEN`, else the token in draftd's state folder (readable by its user only)."""
+def configured_token(url: str) -> str | None:
+    """`DRAFTD_TOKEN`, else for a draftd on this machine the token in its state folder
+    (readable by its user only): never sent to a draftd elsewhere."""
     token = os.environ.get("DRAFTD_TOKEN")
     if token:
         return token
+    if not _is_local(url):
+        return None
     try:
         return (state_dir() / "token").read_text(encoding="utf-8").strip() or None
     except OSError:
@@ -236,7 +241,7 @@ async def ensure_daemon(url: str | None = None) -> DraftdClient:
     """A client of the draftd at `url` (or the configured one); on this machine, start it if
     nothing answers — `draft up` needs no daemon started by hand."""
     wanted = url or configured_url() or DEFAULT_URL
-    client = DraftdClient(wanted, configured_token())
+    client = DraftdClient(wanted, configured_token(wanted))
     try:
         await client.health()
         return client
@@ -253,7 +258,7 @@ async def ensure_daemon(url: str | None = None) -> DraftdClient:
             await asyncio.sleep(0.2)
             continue
         await client.close()  # its session predates the token the new draftd wrote
-        client.token = configured_token()
+        client.token = configured_token(wanted)
         return client
     await client.close()
     log = state_dir() / "draftd.log"
@@ -264,7 +269,12 @@ async def ensure_daemon(url: str | None = None) -> DraftdClient:
 
 
 def _is_local(url: str) -> bool:
-    return any(host in url for host in ("://127.0.0.1", "://localhost", "://[::1]"))
+    """Whether `url` names this machine (a loopback address, or localhost)."""
+    try:
+        host = urllib.parse.urlsplit(url).hostname or ""
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _start_local(url: str) -> None:

@@ -82,3 +82,19 @@ async def test_the_right_token_deploys(daemons: DaemonFactory) -> None:
     build_id = await daemon.deploy({"Dockerfile": DOCKERFILE})
     assert (await daemon.outcome(build_id))["phase"] == "ready"
     assert TOKEN not in str(await daemon.events(build_id))
+
+
+def test_draft_reads_the_token_in_the_state_folder_for_a_draftd_on_this_machine_only(
+    tmp_path, monkeypatch
+) -> None:
+    from draft.client import configured_token
+
+    monkeypatch.setenv("DRAFTD_STATE", str(tmp_path))
+    monkeypatch.delenv("DRAFTD_TOKEN", raising=False)
+    (tmp_path / "token").write_text("the-local-token\n")
+    for local in ("http://127.0.0.1:7878", "http://localhost:9", "http://[::1]:7878"):
+        assert configured_token(local) == "the-local-token"
+    for elsewhere in ("https://draftd.example", "http://127.0.0.1.attacker.example:7878"):
+        assert configured_token(elsewhere) is None
+    monkeypatch.setenv("DRAFTD_TOKEN", "given")
+    assert configured_token("https://draftd.example") == "given"
