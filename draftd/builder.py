@@ -7,7 +7,7 @@ their blocking work in threads: the daemon's event loop never waits on Docker.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import BinaryIO, Protocol
 
 from draft.errors import DraftError
@@ -61,7 +61,8 @@ class Builder(Protocol):
         """Give `image` another name (draft.toml's custom_tags)."""
         ...
 
-    async def prune(self, app: str, keep: int) -> list[str]:
-        """Remove the images built for `app` (by `APP_LABEL`) but the newest `keep` and those
-        a container uses; returns the names removed. Images in registries are not touched."""
+    async def prune(self, app: str, keep: int, protect: Collection[str] = ()) -> list[str]:
+        """Remove the images built for `app` (by `APP_LABEL`) but the newest `keep`, those a
+        container uses and those named in `protect` (builds in flight); returns the names
+        removed. Images in registries are not touched."""
         ...

@@ -14,7 +14,7 @@ import re
 import socket
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any, BinaryIO
 
 import docker
@@ -174,7 +174,7 @@ class DockerBuilder:
 
         await asyncio.to_thread(tag)
 
-    async def prune(self, app: str, keep: int) -> list[str]:
+    async def prune(self, app: str, keep: int, protect: Collection[str] = ()) -> list[str]:
         def prune() -> list[str]:
             engine = self._engine()
             try:
@@ -186,6 +186,8 @@ class DockerBuilder:
             removed: list[str] = []
             for found in images[keep:]:
                 names = [t for t in found.get("RepoTags") or [] if t != "<none>:<none>"]
+                if set(names) & set(protect):
+                    continue  # a build in flight made it (Created counts whole seconds)
                 for name in names or [found["Id"]]:
                     try:
                         engine.remove_image(name)

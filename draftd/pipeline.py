@@ -166,7 +166,8 @@ class Pipeline:
     async def prune_images(self, app: str, keep: int) -> list[str]:
         """Remove `app`'s images but the newest `keep` (and those in use), as Tilt prunes:
         disk does not grow with every rebuild."""
-        removed = await self.builder.prune(app, keep)
+        in_flight = {image_for(b).reference for b in self.builds.running() if b.key.app == app}
+        removed = await self.builder.prune(app, keep, in_flight)
         if removed:
             log.info("removed %d old images of %s: %s", len(removed), app, ", ".join(removed))
         return removed

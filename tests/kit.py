@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import docker.errors
 
 REPO = Path(__file__).resolve().parents[1]
 DRAFT = [sys.executable, "-m", "draft.cli"]
@@ -220,7 +221,11 @@ def removing_new_containers(engine: docker.DockerClient) -> Iterator[None]:
     finally:
         for container in engine.containers.list(all=True, filters=managed):
             if container.id not in before:
-                container.remove(force=True)
+                try:
+                    container.remove(force=True)
+                except docker.errors.APIError as error:  # gone, or going, meanwhile
+                    if error.status_code not in (404, 409):
+                        raise
 
 
 def stop(process: subprocess.Popen[str]) -> tuple[str, str]:

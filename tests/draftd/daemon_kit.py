@@ -16,7 +16,7 @@ import io
 import json
 import tarfile
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -135,10 +135,10 @@ class FakeBuilder:
     async def tag(self, image: Image, extra: Image) -> None:
         self.images[extra] = self.images[image]
 
-    async def prune(self, app: str, keep: int) -> list[str]:
+    async def prune(self, app: str, keep: int, protect: Collection[str] = ()) -> list[str]:
         """The app's images but the newest `keep` go (newest: the last built)."""
         built = [i for i, labels in self.images.items() if labels.get(APP_LABEL) == app]
-        gone = built[: max(len(built) - keep, 0)]
+        gone = [i for i in built[: max(len(built) - keep, 0)] if i.reference not in protect]
         for image in gone:
             del self.images[image]
         return [image.reference for image in gone]

@@ -220,6 +220,26 @@ async def test_old_images_of_an_app_are_pruned_after_each_deploy(daemon: Daemon)
     assert [i.reference for i in daemon.builder.images] == [kept[-1].reference]
 
 
+@pytest.mark.asyncio
+async def test_pruning_never_removes_the_image_of_a_build_in_flight(daemon: Daemon) -> None:
+    first = await daemon.post_build(APP)
+    await daemon.upload(APP, first["missing"])
+    assert (await daemon.outcome(first["buildId"]))["phase"] == "ready"
+    edited = {**APP, "app.py": b"print('edited')\n"}
+    second = await daemon.post_build(edited)
+    held = daemon.target.hold(second["buildId"])
+    await daemon.upload(edited, second["missing"])
+    async with asyncio.timeout(5):
+        while second["buildId"] not in daemon.target.started:  # built, now deploying
+            await asyncio.sleep(0.01)
+    assert daemon.services is not None
+    removed = await daemon.services.pipeline.prune_images("hello", 0)
+    assert removed == [f"hello:{first['tag']}"]
+    assert Image("hello", second["tag"]) in daemon.builder.images
+    held.set()
+    assert (await daemon.outcome(second["buildId"]))["phase"] == "ready"
+
+
 @pytest.mark.docker
 @pytest.mark.asyncio
 async def test_the_docker_builder_prunes_only_the_apps_own_old_images(

@@ -179,7 +179,8 @@ def test_old_images_are_pruned_and_delete_prunes_the_rest(
     labelled = {"label": "sh.draft.app=pruned-app"}
     for number in range(5):
         set_greeting(app, f"Version {number}")
-        assert draftd.draft("up", str(app), "--no-watch").returncode == 0
+        result = draftd.draft("up", str(app), "--no-watch")
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     deadline = time.monotonic() + 10  # draftd prunes just after each deploy
     while len(docker_engine.images.list(filters=labelled)) > 3:
         assert time.monotonic() < deadline, docker_engine.images.list(filters=labelled)
