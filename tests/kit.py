@@ -34,6 +34,23 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def build_settings(name: str = "hello", **overrides: Any) -> dict[str, Any]:
+    """A build request's `settings`, as draft sends draft.toml's defaults for app `name`."""
+    base = {
+        "name": name,
+        "namespace": "default",
+        "dockerfile": "Dockerfile",
+        "chart": "chart",
+        "registry": "",
+        "set": [],
+        "custom_tags": [],
+        "image_build_args": {},
+        "target": "docker",
+        "wait": True,
+    }
+    return base | overrides
+
+
 def scaffold(folder: Path, name: str, example: str = "python", **settings: object) -> Path:
     """A copy of examples/<example> after `draft create`, with draft.toml keys overridden."""
     shutil.copytree(REPO / "examples" / example, folder)

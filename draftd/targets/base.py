@@ -177,7 +177,8 @@ async def run_bounded(
             code: int | BaseException | None = run(output.add, stopping)
         except Exception as error:
             code = error
-        loop.call_soon_threadsafe(_settle, finished, code)
+        with contextlib.suppress(RuntimeError):  # the loop closed: draftd stopped meanwhile
+            loop.call_soon_threadsafe(_settle, finished, code)
 
     threading.Thread(target=work, name="draftd-exec", daemon=True).start()
     try:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import aiohttp
+from kit import build_settings as settings
 
 from draftd.api import create_app
 from draftd.builder import APP_LABEL
@@ -63,22 +64,6 @@ def manifest(files: Mapping[str, bytes | Link]) -> list[dict[str, Any]]:
                 {"path": path, "digest": digest(content), "size": len(content), "mode": 0o644}
             )
     return entries
-
-
-def settings(name: str = "hello", **overrides: Any) -> dict[str, Any]:
-    base = {
-        "name": name,
-        "namespace": "default",
-        "dockerfile": "Dockerfile",
-        "chart": "chart",
-        "registry": "",
-        "set": [],
-        "custom_tags": [],
-        "image_build_args": {},
-        "target": "docker",
-        "wait": True,
-    }
-    return base | overrides
 
 
 class FakeBuilder:

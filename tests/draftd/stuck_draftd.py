@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/, for kit
 from daemon_kit import FakeBuilder, FakeTarget
 
 from draftd.daemon import main

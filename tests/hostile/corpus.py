@@ -14,6 +14,8 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any
 
+from kit import build_settings
+
 PWNED = "/tmp/draft-hostile-pwned"
 DOCKERFILE = b"FROM scratch\nCOPY . /app\n"
 APP = "hostile"
@@ -50,18 +52,7 @@ BASE_MANIFEST = [entry("Dockerfile", DOCKERFILE)]
 
 
 def settings(**overrides: Any) -> dict[str, Any]:
-    return {
-        "name": APP,
-        "namespace": "default",
-        "dockerfile": "Dockerfile",
-        "chart": "chart",
-        "registry": "",
-        "set": [],
-        "custom_tags": [],
-        "image_build_args": {},
-        "target": "docker",
-        "wait": True,
-    } | overrides
+    return build_settings(APP) | overrides
 
 
 def build(**overrides: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import json
 import time
 from pathlib import Path
 
-from kit import Draftd
+from kit import Draftd, build_settings
 
 from draftd.builds import KEEP_PER_KEY
 
@@ -36,13 +36,8 @@ def digest(data: bytes) -> str:
 def test_100_superseded_builds_of_a_20000_file_app_stay_under_200_mb(tmp_path: Path) -> None:
     draftd = Draftd.started(tmp_path / "state")
     try:
-        settings = {
-            "name": "big", "namespace": "default", "dockerfile": "Dockerfile", "chart": "chart",
-            "registry": "", "set": [], "custom_tags": [], "image_build_args": {},
-            "target": "docker", "wait": True,
-        }  # fmt: skip
         body = {"app": "big", "environment": "development", "manifest": manifest(0),
-                "settings": settings, "trigger": "save"}  # fmt: skip
+                "settings": build_settings("big"), "trigger": "save"}  # fmt: skip
         saved = body["manifest"][1]["digest"]
         raw = json.dumps(body).encode()
         started_mb = draftd.rss_mb()
