@@ -232,11 +232,11 @@ def _wait_gone(pid: int, timeout: float = 10) -> None:
 def removing_new_containers(engine: docker.DockerClient) -> Iterator[None]:
     """Remove, afterwards, every container Draft deployed meanwhile (tests run one at a time)."""
     managed = {"label": "sh.draft.managed=true"}
-    before = {c.id for c in engine.containers.list(all=True, filters=managed)}
+    before = {c.id for c in engine.containers.list(all=True, filters=managed, sparse=True)}
     try:
         yield
     finally:
-        for container in engine.containers.list(all=True, filters=managed):
+        for container in engine.containers.list(all=True, filters=managed, sparse=True):
             if container.id not in before:
                 try:
                     container.remove(force=True)
