@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import json
 import os
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any, cast
@@ -34,13 +36,13 @@ from draftd.wire import (
     BuildStatusJSON,
     Connected,
     ConnectRequest,
-    Deleted,
     ErrorJSON,
     ExecRequest,
     ExecResult,
     HealthJSON,
 )
-from draftd.wire import DeploymentJSON as DeploymentJSON  # re-exported: the CLI names them
+from draftd.wire import Deleted as Deleted  # re-exported: the CLI names them
+from draftd.wire import DeploymentJSON as DeploymentJSON
 from draftd.wire import HistoryEntry as HistoryEntry
 
 DEFAULT_URL = "http://127.0.0.1:7878"
@@ -85,10 +87,14 @@ def configured_url() -> str | None:
         return None
 
 
-def configured_token() -> str | None:
+def configured_token(url: str) -> str | None:
+    """`DRAFTD_TOKEN`, else for a draftd on this machine the token in its state folder
+    (readable by its user only): never sent to a draftd elsewhere."""
     token = os.environ.get("DRAFTD_TOKEN")
     if token:
         return token
+    if not _is_local(url):
+        return None
     try:
         return (draftd_state() / "token").read_text(encoding="utf-8").strip() or None
     except OSError:
@@ -214,9 +220,11 @@ class DraftdClient:
         answer: ExecResult = await self._json("POST", f"/v1/apps/{app}/{env}/exec", body)
         return int(answer["exitCode"]), str(answer["output"])
 
-    async def delete(self, app: str, env: str) -> bool:
-        answer: Deleted = await self._json("DELETE", f"/v1/apps/{app}/{env}")
-        return bool(answer.get("deleted"))
+    async def delete(self, app: str, env: str, prune_images: int | None = None) -> Deleted:
+        """Remove the app; with `prune_images`, its images too but the newest that many."""
+        query = f"?pruneImages={prune_images}" if prune_images is not None else ""
+        answer: Deleted = await self._json("DELETE", f"/v1/apps/{app}/{env}{query}")
+        return answer
 
     async def connect(self, app: str, env: str, local_port: int | None = None) -> str:
         body: ConnectRequest = {"localPort": local_port} if local_port else {}
@@ -282,7 +290,7 @@ async def ensure_daemon(url: str | None = None) -> DraftdClient:
     """A client of the draftd at `url` (or the configured one); on this machine, start it if
     nothing answers — `draft up` needs no daemon started by hand."""
     wanted = url or configured_url() or DEFAULT_URL
-    client = DraftdClient(wanted, configured_token())
+    client = DraftdClient(wanted, configured_token(wanted))
     try:
         await client.health()
         return client
@@ -295,9 +303,12 @@ async def ensure_daemon(url: str | None = None) -> DraftdClient:
     while time.monotonic() < deadline:
         try:
             await client.health()
-            return client
         except DaemonUnreachable:
             await asyncio.sleep(0.2)
+            continue
+        await client.close()  # its session predates the token the new draftd wrote
+        client.token = configured_token(wanted)
+        return client
     await client.close()
     log = draftd_state() / "draftd.log"
     raise DaemonUnreachable(
@@ -307,7 +318,12 @@ async def ensure_daemon(url: str | None = None) -> DraftdClient:
 
 
 def _is_local(url: str) -> bool:
-    return any(host in url for host in ("://127.0.0.1", "://localhost", "://[::1]"))
+    """Whether `url` names this machine (a loopback address, or localhost)."""
+    try:
+        host = urllib.parse.urlsplit(url).hostname or ""
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _start_local(url: str) -> None:

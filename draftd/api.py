@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import json
 import logging
 import shutil
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -25,62 +23,70 @@ from draftd import apps_api
 from draftd.app_records import AppRecords
 from draftd.blobs import DEFAULT_MAX_BLOB, BlobStore, BlobTooLarge, check_digest
 from draftd.builder import Builder
-from draftd.builds import BuildNotFound, BuildRegistry
-from draftd.buildspec import RequestRefused, parse_build_request
+from draftd.builds import BuildNotFound, BuildRegistry, TooBusy
+from draftd.buildspec import parse_build_request
 from draftd.contexts import blob_digests, context_tag
+from draftd.guard import ForeignRequest, NotJSON, is_loopback, refuse_web_pages
 from draftd.history import BuildHistory
 from draftd.pipeline import UPLOAD_TIMEOUT, Pipeline, answers
 from draftd.redact import redactor
-from draftd.services import SERVICES, Services, int_query, services
+from draftd.services import SERVICES, Services, int_query, json_body, services
 from draftd.targets.base import DeployError, DeployTarget, TargetUnavailable
 from draftd.wire import BlobStored, BuildCreated, Cancelled, ErrorJSON, HealthJSON, Phase
 
 log = logging.getLogger(__name__)
 
 MAX_JSON = 64 * 1024 * 1024
+MAX_ERROR = 400
 BLOB_GC_AGE = 30 * 24 * 3600.0
+"""Blobs no build used for that long are deleted."""
+UPLOAD_GC_AGE = 3600.0
+"""Partial uploads not written to for that long are deleted (all of them when draftd starts)."""
+GC_INTERVAL = 3600.0
 AUTHORIZED = web.RequestKey("authorized", bool)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 _STATUS: tuple[tuple[type[DraftError], int], ...] = (
+    (ForeignRequest, 403),
+    (NotJSON, 415),
     (BlobTooLarge, 413),
     (BuildNotFound, 404),
+    (TooBusy, 429),
     (apps_api.AppNotFound, 404),
     (TargetUnavailable, 503),
     (DeployError, 502),
 )
 
 
-def is_loopback(host: str) -> bool:
-    """Whether only this machine can reach `host`; "0.0.0.0" and "::" are every interface."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def create_app(
     state_dir: Path,
     builder: Builder,
     targets: Mapping[str, DeployTarget],
-    token: str | None,
+    token: str,
     *,
     host: str = "127.0.0.1",
     max_blob: int = DEFAULT_MAX_BLOB,
     upload_timeout: float = UPLOAD_TIMEOUT,
 ) -> web.Application:
-    """The daemon's app over `state_dir`; refuses to serve beyond loopback without a token."""
-    if not token and not is_loopback(host):
+    """The daemon's app over `state_dir`; it refuses to serve without a token, on loopback too.
+
+    Any program of any user on this machine, and any web page in its browser, can reach
+    a loopback port: the token (in the 0700 state folder) is what says a client is the
+    developer's own `draft`.
+    """
+    if not token:
+        where = "on loopback" if is_loopback(host) else f"on {host}"
         raise DraftError(
-            f"draftd will not listen on {host} without a token.",
+            f"draftd will not listen {where} without a token.",
             "Pass --token or set DRAFTD_TOKEN (draftd generates one when started as a command).",
         )
     work = state_dir / "builds"
     shutil.rmtree(work, ignore_errors=True)  # folders of builds a previous run left behind
     work.mkdir(parents=True)
+    history = BuildHistory(state_dir / "history")
+    if interrupted := history.recover():
+        log.info("recorded %d builds a previous draftd left unfinished as interrupted", interrupted)
     pipeline = Pipeline(
         blobs=BlobStore(state_dir / "blobs", max_blob),
         builder=builder,
@@ -89,10 +95,10 @@ def create_app(
         apps=AppRecords(state_dir / "apps"),
         work=work,
         upload_timeout=upload_timeout,
-        history=BuildHistory(state_dir / "history"),
+        history=history,
     )
-    app = web.Application(middlewares=[_errors, _auth], client_max_size=MAX_JSON)
-    app[SERVICES] = Services(pipeline, token or None)
+    app = web.Application(middlewares=[_errors, refuse_web_pages, _auth], client_max_size=MAX_JSON)
+    app[SERVICES] = Services(pipeline, token)
     app.router.add_get("/v1/health", health)
     app.router.add_post("/v1/builds", create_build)
     app.router.add_put("/v1/blobs/{digest}", put_blob)
@@ -101,12 +107,15 @@ def create_app(
     app.router.add_post("/v1/builds/{id}/cancel", cancel_build)
     app.router.add_get("/v1/builds/{id}/log", build_log)
     apps_api.add_routes(app.router)
-    app.on_startup.append(_collect_garbage)
+    app.cleanup_ctx.append(_collecting_garbage)
     app.on_shutdown.append(_stop_builds)
     return app
 
 
 def error_response(status: int, error: str, hint: str = "") -> web.Response:
+    """The JSON error answer; a sentence quoting too much of a request is cut short."""
+    if len(error) > MAX_ERROR:
+        error = error[: MAX_ERROR - 1] + "…"
     body: ErrorJSON = {"error": error, "hint": hint}
     return web.json_response(body, status=status)
 
@@ -144,13 +153,12 @@ def _http_error(request: web.Request, error: web.HTTPException) -> str:
 
 @web.middleware
 async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """With a token, every request must carry it; health answers anyone, without details."""
+    """Every request must carry the token; health answers anyone, without details."""
     token = services(request).token
     sent = request.headers.get("Authorization", "")
     scheme, _, credential = sent.partition(" ")
-    valid = token is None or (
-        scheme.lower() == "bearer"
-        and hmac.compare_digest(credential.strip().encode(), token.encode())
+    valid = scheme.lower() == "bearer" and hmac.compare_digest(
+        credential.strip().encode(), token.encode()
     )
     request[AUTHORIZED] = valid
     if valid or request.path == "/v1/health":
@@ -159,8 +167,8 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     return error_response(
         401,
         error,
-        "Send Authorization: Bearer <token>; set DRAFTD_TOKEN to the token draftd was started "
-        "with (or generated into its state folder).",
+        "Send Authorization: Bearer <token>: the draft command reads it from draftd's state "
+        "folder (DRAFTD_STATE), or set DRAFTD_TOKEN to the token draftd was started with.",
     )
 
 
@@ -182,15 +190,14 @@ async def _answers(target: DeployTarget | None) -> bool:
 async def create_build(request: web.Request) -> web.Response:
     """Register the build (superseding the one in flight) and say which blobs to upload."""
     found = services(request)
-    body = await _json_body(request)
+    body = await json_body(request)
     max_blob = found.blobs.max_size
     spec = await asyncio.to_thread(parse_build_request, body, max_blob=max_blob)
     settings = spec.settings
     tag = context_tag(spec.files, settings)
-    secrets = [found.token] if found.token else []
-    redact = redactor(settings["image_build_args"], settings["set"], secrets)
+    redact = redactor(settings["image_build_args"], settings["set"], [found.token])
     build = found.builds.start(spec, tag, redact)
-    build.task = asyncio.create_task(found.pipeline.run(build), name=f"build {build.id}")
+    build.run(found.pipeline.run(build))
     digests = blob_digests([*spec.files, *(spec.chart or ())])
     missing = await asyncio.to_thread(found.blobs.missing, digests)
     log.info(
@@ -198,13 +205,6 @@ async def create_build(request: web.Request) -> web.Response:
     )
     created: BuildCreated = {"buildId": build.id, "missing": missing, "tag": tag}
     return web.json_response(created, status=202)
-
-
-async def _json_body(request: web.Request) -> Any:
-    try:
-        return await request.json(loads=json.loads)
-    except json.JSONDecodeError as error:
-        raise RequestRefused(f"The request body is not JSON: {error}.") from None
 
 
 async def put_blob(request: web.Request) -> web.Response:
@@ -257,9 +257,30 @@ async def cancel_build(request: web.Request) -> web.Response:
     return web.json_response(cancelled)
 
 
-async def _collect_garbage(app: web.Application) -> None:
+async def _collecting_garbage(app: web.Application) -> AsyncIterator[None]:
+    """Collect garbage now (every partial upload is stale: none is under way yet), then hourly."""
     blobs = app[SERVICES].blobs
-    removed = await asyncio.to_thread(blobs.collect_garbage, BLOB_GC_AGE)
+    await _collect(blobs, uploads_older_than=0)
+
+    async def hourly() -> None:
+        while True:
+            await asyncio.sleep(GC_INTERVAL)
+            await _collect(blobs, uploads_older_than=UPLOAD_GC_AGE)
+
+    task = asyncio.create_task(hourly(), name="draftd garbage collection")
+    yield
+    task.cancel()
+
+
+async def _collect(blobs: BlobStore, *, uploads_older_than: float) -> None:
+    try:
+        uploads = await asyncio.to_thread(blobs.collect_uploads, uploads_older_than)
+        removed = await asyncio.to_thread(blobs.collect_garbage, BLOB_GC_AGE)
+    except OSError as error:
+        log.warning("could not collect garbage in the blob store: %s", error)
+        return
+    if uploads:
+        log.info("removed %d partial uploads", uploads)
     if removed:
         log.info("removed %d blobs unused for 30 days", removed)
 

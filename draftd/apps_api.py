@@ -15,12 +15,13 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from draft.errors import DraftError
+from draft.errors import DraftError, quoted
 from draftd.app_records import AppRecord
+from draftd.builds import TooBusy
 from draftd.buildspec import RequestRefused, app_key
 from draftd.model import AppKey, Deployment
-from draftd.services import Services, int_query, services
-from draftd.targets.base import DeployTarget
+from draftd.services import MAX_TASKS, Services, int_query, json_body, services
+from draftd.targets.base import EXEC_TIMEOUT, MAX_EXEC_OUTPUT, DeployTarget
 from draftd.wire import Connected, Deleted, ExecResult, HistoryEntry, Phase
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ MAX_TAIL = 100_000
 ERROR_MARK = "Draft-Error-Mark"
 """Header of a logs answer: the random mark that starts the line of an error met while
 streaming (the status is sent by then), so a client tells it from the app's own output."""
+MAX_EXEC_TIMEOUT = 3600
 
 
 class AppNotFound(DraftError):
@@ -69,8 +71,10 @@ async def app_status(request: web.Request) -> web.Response:
 
 
 async def delete_app(request: web.Request) -> web.Response:
-    """Stop any build in flight for the app (it would deploy again), then remove it."""
+    """Stop any build in flight for the app (it would deploy again), then remove it; with
+    `?pruneImages=N`, its images too but the newest N."""
     found, key = services(request), _key(request)
+    keep = int_query(request, "pruneImages", -1, 0, 1000)
     for build in found.builds.running():
         if build.key == key:
             build.stop(Phase.FAILED, "cancelled: the app was deleted", "the app was deleted")
@@ -81,7 +85,8 @@ async def delete_app(request: web.Request) -> web.Response:
     for target in chosen:
         deleted = await target.delete(key) or deleted
     found.apps.forget(key)
-    answer: Deleted = {"deleted": deleted}
+    pruned = await found.pipeline.prune_images(key.app, keep) if keep >= 0 else []
+    answer: Deleted = {"deleted": deleted, "prunedImages": pruned}
     return web.json_response(answer)
 
 
@@ -125,19 +130,40 @@ async def app_history(request: web.Request) -> web.Response:
 
 
 async def exec_in_app(request: web.Request) -> web.Response:
-    """Run a command inside the deployed app (post-deploy tasks): `{command: [words]}`."""
+    """Run a command inside the deployed app (post-deploy tasks): `{command, timeoutSeconds?}`.
+
+    Bounded: the task is stopped at its time limit, its output kept to `MAX_EXEC_OUTPUT`
+    bytes, and at most `MAX_TASKS` run at once; `cutShort` says when any of it happened.
+    """
     found, key = services(request), _key(request)
-    try:
-        body = json.loads(await request.read() or b"{}")
-    except ValueError:
-        raise RequestRefused("The request body is not JSON.") from None
-    command = body.get("command") if isinstance(body, dict) else None
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise RequestRefused("The body must be a JSON object with command.")
+    command = body.get("command")
     if not (isinstance(command, list) and command and all(isinstance(w, str) for w in command)):
         raise RequestRefused("command must be a non-empty list of strings.")
+    timeout = body.get("timeoutSeconds", EXEC_TIMEOUT)
+    if (
+        not isinstance(timeout, int | float)
+        or isinstance(timeout, bool)
+        or not (0 < timeout <= MAX_EXEC_TIMEOUT)
+    ):
+        raise RequestRefused(
+            f"timeoutSeconds must be a number of seconds up to {MAX_EXEC_TIMEOUT}, "
+            f"not {quoted(timeout)}."
+        )
     target, _ = await _locate(found, key)
-    code, output = await target.exec(key, command)
-    result: ExecResult = {"exitCode": code, "output": output}
-    return web.json_response(result)
+    if found.tasks.locked():
+        raise TooBusy(
+            f"draftd already runs {MAX_TASKS} tasks inside apps.",
+            "Wait for one to end, then run the task again.",
+        )
+    async with found.tasks:
+        result = await target.exec(key, command, timeout=timeout, limit=MAX_EXEC_OUTPUT)
+    answer: ExecResult = {"exitCode": result.exit_code, "output": result.output}
+    if result.cut_short:
+        answer["cutShort"] = result.cut_short
+    return web.json_response(answer)
 
 
 async def connect_app(request: web.Request) -> web.Response:
@@ -150,17 +176,12 @@ async def connect_app(request: web.Request) -> web.Response:
 
 
 async def _local_port(request: web.Request) -> int | None:
-    if not request.body_exists:
-        return None
-    try:
-        body = json.loads(await request.read() or b"{}")
-    except ValueError:
-        raise RequestRefused("The request body is not JSON.") from None
+    body = await json_body(request)
     port = body.get("localPort") if isinstance(body, dict) else None
     if port is None:
         return None
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-        raise RequestRefused(f"localPort must be a port number (1-65535), not {port!r}.")
+        raise RequestRefused(f"localPort must be a port number (1-65535), not {quoted(port)}.")
     return port
 
 

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterable, Callable, Iterable
 from pathlib import Path
 from typing import IO
 
-from draft.errors import DraftError
+from draft.errors import DraftError, quoted
 
 DEFAULT_MAX_BLOB = 512 * 1024 * 1024
 EMPTY_DIGEST = "sha256:" + hashlib.sha256(b"").hexdigest()
@@ -39,9 +39,8 @@ class BlobTooLarge(BlobRefused):
 def check_digest(digest: object) -> str:
     """`digest` itself when it is `sha256:<64 lowercase hex>`; anything else could name a path."""
     if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
-        shown = repr(digest)[:90]
         raise BlobRefused(
-            f"{shown} is not a blob digest.",
+            f"{quoted(digest)} is not a blob digest.",
             "Digests are written sha256:<64 lowercase hex digits>.",
         )
     return digest
@@ -57,39 +56,46 @@ class BlobStore:
     def __init__(self, root: Path, max_size: int = DEFAULT_MAX_BLOB) -> None:
         self.root = root
         self.max_size = max_size
+        self._blobs = str(root / "sha256")
         self._temp = root / "tmp"
-        self._temp.mkdir(parents=True, exist_ok=True)
-        (root / "sha256").mkdir(exist_ok=True)
+        self._temp.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (root / "sha256").mkdir(exist_ok=True, mode=0o700)
         self._watchers: set[Callable[[str], None]] = set()
         if not self.has(EMPTY_DIGEST):
             self._store_bytes(EMPTY_DIGEST, b"")
 
     def path(self, digest: str) -> Path:
-        hexdigest = check_digest(digest).removeprefix("sha256:")
-        return self.root / "sha256" / hexdigest[:2] / hexdigest
+        return Path(self._file(check_digest(digest)))
+
+    def _file(self, digest: str) -> str:
+        """Where a checked digest's blob is (plain strings: manifests have 100,000 of them)."""
+        return f"{self._blobs}/{digest[7:9]}/{digest[7:]}"
 
     def has(self, digest: str) -> bool:
-        return self.path(digest).is_file()
+        return os.path.isfile(self._file(check_digest(digest)))  # noqa: PTH113 - see _file
 
     def size(self, digest: str) -> int:
         return self.path(digest).stat().st_size
 
-    def missing(self, digests: Iterable[str]) -> list[str]:
-        """The digests not stored yet, each once, in the order given."""
+    def missing(self, digests: Iterable[str], *, touch: bool = False) -> list[str]:
+        """The digests not stored yet, each once, in the order given; with `touch`, the stored
+        ones are marked as used now, so garbage collection keeps what recent builds need."""
+        now = time.time()
         seen: set[str] = set()
         lacking: list[str] = []
         for digest in digests:
-            if digest not in seen and not self.has(digest):
-                lacking.append(digest)
+            if digest in seen:
+                continue
             seen.add(digest)
+            path = self._file(check_digest(digest))
+            try:
+                if touch:
+                    os.utime(path, (now, now))
+                elif not os.path.isfile(path):  # noqa: PTH113 - see _file
+                    lacking.append(digest)
+            except FileNotFoundError:
+                lacking.append(digest)
         return lacking
-
-    def touch(self, digests: Iterable[str]) -> None:
-        """Mark blobs as used now, so garbage collection keeps what recent builds need."""
-        now = time.time()
-        for digest in set(digests):
-            with contextlib.suppress(FileNotFoundError):
-                os.utime(self.path(digest), (now, now))
 
     def watch(self, arrived: Callable[[str], None]) -> Callable[[], None]:
         """Call `arrived(digest)` after each blob is stored; returns the way to stop.
@@ -159,8 +165,8 @@ class BlobStore:
 
     def _install(self, temp: Path, digest: str) -> None:
         target = self.path(digest)
-        target.parent.mkdir(exist_ok=True)
-        temp.chmod(0o644)
+        target.parent.mkdir(mode=0o700, exist_ok=True)
+        temp.chmod(0o600)
         temp.replace(target)
 
     def _store_bytes(self, digest: str, data: bytes) -> None:
@@ -172,17 +178,26 @@ class BlobStore:
         return self.path(digest).open("rb")
 
     def collect_garbage(self, older_than_seconds: float, keep: Iterable[str] = ()) -> int:
-        """Delete blobs unused for that long (and stale partial uploads); returns how many."""
+        """Delete blobs unused for that long; returns how many."""
         cutoff = time.time() - older_than_seconds
         kept = {check_digest(d).removeprefix("sha256:") for d in keep}
         kept.add(EMPTY_DIGEST.removeprefix("sha256:"))
-        removed = 0
-        for blob in [*self.root.glob("sha256/*/*"), *self._temp.iterdir()]:
-            with contextlib.suppress(FileNotFoundError):
-                if blob.name not in kept and blob.stat().st_mtime < cutoff:
-                    blob.unlink()
-                    removed += 1
-        return removed
+        return _remove_older(self.root.glob("sha256/*/*"), cutoff, kept)
+
+    def collect_uploads(self, older_than_seconds: float) -> int:
+        """Delete partial uploads not written to for that long (a client that went away, or
+        a draftd killed mid-upload); returns how many. An upload under way writes as it goes."""
+        return _remove_older(self._temp.iterdir(), time.time() - older_than_seconds, set())
+
+
+def _remove_older(paths: Iterable[Path], cutoff: float, kept: set[str]) -> int:
+    removed = 0
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            if path.name not in kept and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    return removed
 
 
 def _write(handle: IO[bytes], hasher: hashlib._Hash, batch: list[bytes]) -> None:

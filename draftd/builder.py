@@ -7,7 +7,7 @@ their blocking work in threads: the daemon's event loop never waits on Docker.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import BinaryIO, Protocol
 
 from draft.errors import DraftError
@@ -16,6 +16,9 @@ from draftd.wire import Progress
 
 Log = Callable[[str], None]
 ProgressReport = Callable[[Progress], None]
+
+APP_LABEL = "sh.draft.app"
+"""The label on every image draftd builds: the app it was built for (which tags it may move)."""
 
 
 class BuildFailed(DraftError):
@@ -38,9 +41,15 @@ class Builder(Protocol):
         *,
         dockerfile: str,
         build_args: Mapping[str, str],
+        labels: Mapping[str, str],
         log: Log,
     ) -> None:
-        """Build `context` (an uncompressed tar) into `image`, streaming the output to `log`."""
+        """Build `context` (an uncompressed tar) into `image` with `labels`, streaming the
+        output to `log`."""
+        ...
+
+    async def labels(self, image: Image) -> Mapping[str, str] | None:
+        """The labels of the image this name points to now; None when no image has the name."""
         ...
 
     async def pushed(self, image: Image) -> bool:
@@ -51,4 +60,10 @@ class Builder(Protocol):
 
     async def tag(self, image: Image, extra: Image) -> None:
         """Give `image` another name (draft.toml's custom_tags)."""
+        ...
+
+    async def prune(self, app: str, keep: int, protect: Collection[str] = ()) -> list[str]:
+        """Remove the images built for `app` (by `APP_LABEL`) but the newest `keep`, those a
+        container uses and those named in `protect` (builds in flight); returns the names
+        removed. Images in registries are not touched."""
         ...

@@ -14,8 +14,9 @@ import bisect
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import replace
+from typing import Any
 
 from draft.errors import DraftError
 from draftd.buildspec import BuildSpec
@@ -24,6 +25,18 @@ from draftd.wire import BuildStatusJSON, EventKind, Phase, Progress
 
 MAX_LOG_EVENTS = 5_000
 KEEP_PER_KEY = 50
+MAX_IN_FLIGHT = 16
+"""Builds running at once (each may hold a worker thread and its manifest)."""
+MAX_PER_APP = 4
+"""Builds of one app running at once, across its environments (one per environment)."""
+MAX_FILES_IN_FLIGHT = 400_000
+"""Manifest entries the builds in flight hold between them (about 300 bytes each)."""
+MAX_KEYS = 256
+"""Apps and environments whose builds draftd remembers in memory."""
+MAX_KEPT = 1_000
+"""Builds remembered in memory across apps (the newest `KEEP_PER_KEY` of each, at most)."""
+ENDED_LOG_EVENTS = 200
+"""Log and progress events an ended build keeps in memory (its history file has them all)."""
 PROGRESS_INTERVAL = 0.25
 _ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford's base32: sorts like the time
 _last_id = 0
@@ -31,6 +44,10 @@ _last_id = 0
 
 class BuildNotFound(DraftError):
     """No build has that id (or it is so old it was forgotten)."""
+
+
+class TooBusy(DraftError):
+    """draftd already does as much of something as it allows at once (429)."""
 
 
 def new_build_id() -> str:
@@ -66,6 +83,17 @@ class EventLog:
             self._droppable += 1
         if self._droppable > self._limit:
             self._drop_one()
+
+    def compacted(self, limit: int) -> EventLog:
+        """The same events bounded to `limit` log and progress events, the same way."""
+        smaller = EventLog(limit)
+        if self._marker is not None:  # the marker stands for that many lines, less itself
+            smaller._dropped = self._dropped - 1
+        for event in self._events:
+            smaller.append(event)
+        if smaller._marker is None:
+            smaller._dropped = 0
+        return smaller
 
     def since(self, seq: int) -> list[BuildEvent]:
         return self._events[bisect.bisect_right(self._events, seq, key=lambda e: e.seq) :]
@@ -168,9 +196,26 @@ class Build:
         return ended
 
     def release(self) -> None:
-        """Drop the manifest once the build's work is over: `KEEP_PER_KEY` old builds per app
-        add up."""
+        """Once the build's work is over, drop its manifest and all but `ENDED_LOG_EVENTS` of
+        its log events (its history file keeps them): the kept builds add up."""
         self.spec = replace(self.spec, files=(), chart=None)
+        self._events = self._events.compacted(ENDED_LOG_EVENTS)
+
+    def run(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run the build's work in a task, let go of once done: a cancelled task keeps its
+        traceback, and with it every frame's locals, the whole manifest among them."""
+        self.task = asyncio.create_task(work, name=f"build {self.id}")
+
+        def done(task: asyncio.Task[None]) -> None:
+            if self.task is task:
+                self.task = None
+
+        self.task.add_done_callback(done)
+
+    @property
+    def files(self) -> int:
+        """How many manifest entries the build holds (none once released)."""
+        return len(self.spec.files) + len(self.spec.chart or ())
 
     @property
     def ended(self) -> bool:
@@ -260,15 +305,36 @@ class Build:
 
 
 class BuildRegistry:
-    """Every recent build by id; the newest per key; who may deploy."""
+    """Every recent build by id; the newest per key; who may deploy; what is in flight.
+
+    Bounded: at most `max_in_flight` builds run at once (`max_per_app` of one app, across
+    its environments), holding at most `max_files` manifest entries between them, and
+    at most `max_keys` apps and environments are remembered (the least recently built
+    idle one is forgotten first). Past a bound a new build is `TooBusy` (429).
+    """
 
     def __init__(
-        self, keep_per_key: int = KEEP_PER_KEY, max_log_events: int = MAX_LOG_EVENTS
+        self,
+        keep_per_key: int = KEEP_PER_KEY,
+        max_log_events: int = MAX_LOG_EVENTS,
+        *,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        max_per_app: int = MAX_PER_APP,
+        max_files: int = MAX_FILES_IN_FLIGHT,
+        max_keys: int = MAX_KEYS,
+        max_kept: int = MAX_KEPT,
     ) -> None:
         self._keep = keep_per_key
         self._max_log_events = max_log_events
+        self._max_in_flight = max_in_flight
+        self._max_per_app = max_per_app
+        self._max_files = max_files
+        self._max_keys = max_keys
+        self._max_kept = max_kept
         self._by_id: dict[str, Build] = {}
         self._history: dict[AppKey, deque[Build]] = {}
+        """Per key, its kept builds; keys in the order they last started a build."""
+        self._live: set[Build] = set()
         self._generation: dict[AppKey, int] = {}
         self._deployed: dict[AppKey, int] = {}
         self._locks: dict[AppKey, asyncio.Lock] = {}
@@ -276,10 +342,12 @@ class BuildRegistry:
     def start(self, spec: BuildSpec, tag: str, redact: Callable[[str], str]) -> Build:
         """Register a new build for its key, superseding the one in flight there."""
         key = spec.key
+        self._check_room(spec)
         generation = self._generation.get(key, 0) + 1
         self._generation[key] = generation
         build = Build(new_build_id(), spec, generation, tag, redact, self._max_log_events)
-        history = self._history.setdefault(key, deque())
+        history = self._history.pop(key, None) or deque()
+        self._history[key] = history  # now the most recently built key
         for older in history:
             older.stop(
                 Phase.SUPERSEDED,
@@ -288,9 +356,66 @@ class BuildRegistry:
             )
         history.append(build)
         self._by_id[build.id] = build
+        self._live.add(build)
         while len(history) > self._keep and history[0].ended:
             del self._by_id[history.popleft().id]
+        self._forget_oldest_builds()
+        self._forget_idle_keys()
         return build
+
+    def _forget_oldest_builds(self) -> None:
+        """Forget the oldest ended builds past `max_kept`, whatever their app."""
+        excess = len(self._by_id) - self._max_kept
+        if excess <= 0:
+            return
+        for build in list(self._by_id.values()):
+            if excess <= 0:
+                return
+            if build.ended:
+                del self._by_id[build.id]
+                self._history[build.key].remove(build)
+                excess -= 1
+
+    def _check_room(self, spec: BuildSpec) -> None:
+        """`TooBusy` unless `spec` fits once the build it supersedes has stopped."""
+        live = [b for b in self.running() if b.key != spec.key]
+        if len(live) >= self._max_in_flight:
+            raise TooBusy(
+                f"draftd already runs {len(live)} builds, as many as it takes at once.",
+                "Wait for one to end, then deploy again.",
+            )
+        of_app = sum(1 for b in live if b.key.app == spec.key.app)
+        if of_app >= self._max_per_app:
+            raise TooBusy(
+                f"draftd already runs {of_app} builds of {spec.key.app}, in other "
+                "environments: as many as it takes of one app.",
+                "Wait for one to end, then deploy again.",
+            )
+        files = sum(b.files for b in live) + len(spec.files) + len(spec.chart or ())
+        if files > self._max_files:
+            raise TooBusy(
+                f"The builds in flight would hold {files} files, more than the "
+                f"{self._max_files} draftd keeps at once.",
+                "Wait for a build to end, then deploy again.",
+            )
+
+    def _forget_idle_keys(self) -> None:
+        """Forget the least recently built keys past `max_keys` that have nothing in flight."""
+        excess = len(self._history) - self._max_keys
+        if excess <= 0:
+            return
+        busy = {b.key for b in self._live}
+        for key in list(self._history):
+            if excess <= 0:
+                break
+            lock = self._locks.get(key)
+            if key in busy or (lock is not None and lock.locked()):
+                continue
+            for build in self._history.pop(key):
+                self._by_id.pop(build.id, None)
+            for table in (self._generation, self._deployed, self._locks):
+                table.pop(key, None)
+            excess -= 1
 
     def get(self, build_id: str) -> Build:
         build = self._by_id.get(build_id)
@@ -321,4 +446,6 @@ class BuildRegistry:
         return True
 
     def running(self) -> list[Build]:
-        return [build for build in self._by_id.values() if not build.ended]
+        """The builds in flight (not ended)."""
+        self._live = {build for build in self._live if not build.ended}
+        return list(self._live)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from draft.configschema import KEYS, MAX_RELEASE_NAME, Problem, dns_label_problem
-from draft.errors import DraftError
+from draft.errors import DraftError, quoted
 from draftd.contexts import ContextFile, ManifestRefused, check_path, validate_manifest
 from draftd.model import AppKey
 from draftd.wire import OPTIONAL_SETTINGS, TRIGGERS, BuildSettings, Trigger
@@ -46,8 +46,16 @@ def parse_build_request(body: Any, *, max_blob: int) -> BuildSpec:
     key = app_key(body.get("app"), body.get("environment"))
     trigger = body.get("trigger", "command")
     if trigger not in TRIGGERS:
-        raise RequestRefused(f"trigger must be one of {', '.join(TRIGGERS)}, not {trigger!r}.")
+        raise RequestRefused(
+            f"trigger must be one of {', '.join(TRIGGERS)}, not {quoted(trigger)}."
+        )
     settings = _settings(body.get("settings"))
+    if settings["name"] != key.app:
+        raise RequestRefused(
+            f"settings.name {quoted(settings['name'])} is not the app {key.app!r}: "
+            "a build writes only its own app's image.",
+            "Send the app's name in both fields, as draft.toml's name.",
+        )
     files = validate_manifest(body.get("manifest"), max_size=max_blob)
     _check_dockerfile(files, settings["dockerfile"])
     chart = body.get("chart")
@@ -88,7 +96,7 @@ def app_key(app: Any, environment: Any) -> AppKey:
         raise RequestRefused(f"{problem or 'app must be a string'}.")
     if not isinstance(environment, str) or not _ENVIRONMENT.fullmatch(environment):
         raise RequestRefused(
-            f"environment {environment!r} is not an environment name "
+            f"environment {quoted(environment)} is not an environment name "
             "(letters, digits, '_', '.', '-'; at most 63)."
         )
     return AppKey(app, environment)
@@ -98,6 +106,6 @@ def _check_dockerfile(files: tuple[ContextFile, ...], dockerfile: str) -> None:
     check_path(dockerfile, "settings.dockerfile")
     if not any(f.path == dockerfile for f in files):
         raise ManifestRefused(
-            f"The build context has no {dockerfile!r} (settings.dockerfile).",
+            f"The build context has no {quoted(dockerfile)} (settings.dockerfile).",
             "Send the Dockerfile with the context, even when .dockerignore lists it.",
         )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TypeGuard
 
-from draft.errors import DraftError
+from draft.errors import DraftError, quoted
 from draftd.blobs import BlobRefused, BlobStore, check_digest, digest_of
 from draftd.wire import BuildSettings
 
@@ -29,6 +29,7 @@ MAX_ENTRIES = 100_000
 MAX_PATH = 4096
 MAX_NAME = 255
 MAX_LINK_HOPS = 40
+MAX_LINK_WORK = 1_000_000
 FIXED_MTIME = 315_532_800  # 1980-01-01: the same context always makes the same tar
 SPOOL_IN_MEMORY = 16 * 1024 * 1024
 _HINT = "Draft uploads only files inside the app's folder; check the client that sent this."
@@ -41,7 +42,7 @@ class ManifestRefused(DraftError):
         super().__init__(message, hint)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class ContextFile:
     """One checked entry of a manifest: a regular file, or a link that stays inside."""
 
@@ -78,50 +79,58 @@ def _entry(entry: object, max_size: int) -> ContextFile:
     if not isinstance(entry, dict):
         raise ManifestRefused("Every manifest entry must be an object with path, digest, mode.")
     path = check_path(entry.get("path"))
-    name = _show(path)
     try:
         digest = check_digest(entry.get("digest"))
     except BlobRefused as error:
-        raise ManifestRefused(f"Manifest entry {name}: {error.message}", error.hint) from None
+        raise ManifestRefused(
+            f"Manifest entry {_show(path)}: {error.message}", error.hint
+        ) from None
     size, mode, link = entry.get("size"), entry.get("mode"), entry.get("link")
     if not _is_int(size) or not 0 <= size <= max_size:
         raise ManifestRefused(
-            f"Manifest entry {name} has size {size!r}; the limit is {max_size} bytes per file.",
+            f"Manifest entry {_show(path)} has size {quoted(size)}; the limit is {max_size} "
+            "bytes per file.",
             "Add large files the image does not need to .dockerignore.",
         )
     if not _is_int(mode) or mode & ~0o7777 or mode < 0:
         raise ManifestRefused(
-            f"Manifest entry {name} has mode {_mode(mode)}: only permission bits are accepted, "
-            "so devices, FIFOs and sockets cannot be uploaded."
+            f"Manifest entry {_show(path)} has mode {_mode(mode)}: only permission bits are "
+            "accepted, so devices, FIFOs and sockets cannot be uploaded."
         )
     if link is not None:
-        link = _check_link_text(name, link)
+        link = _check_link_text(_show(path), link)
     return ContextFile(path, digest, size, mode, link)
 
 
 def check_path(path: object, what: str = "Manifest entry") -> str:
     """A relative, "/"-separated path of plain names: nothing that could leave its folder."""
     if not isinstance(path, str) or not path:
-        raise ManifestRefused(f"{what} path {path!r} must be a non-empty string.")
-    name = _show(path)
+        raise ManifestRefused(f"{what} path {quoted(path)} must be a non-empty string.")
+    problem = _path_problem(path)
+    if problem:
+        raise ManifestRefused(f"{what} {_show(path)} {problem}")
+    return path
+
+
+def _path_problem(path: str) -> str | None:
+    """What is wrong with `path`, said after its name; None when it is a plain relative path."""
     try:
         encoded = path.encode("utf-8")
     except UnicodeEncodeError:
-        raise ManifestRefused(f"{what} {name} is not valid UTF-8.") from None
+        return "is not valid UTF-8."
     if len(encoded) > MAX_PATH:
-        raise ManifestRefused(f"{what} {name} is longer than {MAX_PATH} bytes.")
+        return f"is longer than {MAX_PATH} bytes."
     if "\x00" in path or "\\" in path:
-        raise ManifestRefused(f"{what} {name} contains a NUL or a backslash.")
+        return "contains a NUL or a backslash."
     if path.startswith("/"):
-        raise ManifestRefused(f"{what} {name} is an absolute path; paths must be relative.")
+        return "is an absolute path; paths must be relative."
     for segment in path.split("/"):
         if segment in ("", ".", ".."):
-            raise ManifestRefused(
-                f"{what} {name} has an empty, '.' or '..' segment; paths must stay inside."
-            )
-        if len(segment.encode("utf-8")) > MAX_NAME:
-            raise ManifestRefused(f"{what} {name} has a name longer than {MAX_NAME} bytes.")
-    return path
+            return "has an empty, '.' or '..' segment; paths must stay inside."
+        # (4 bytes a character at most: only a longer segment can be too long to encode)
+        if len(segment) > MAX_NAME // 4 and len(segment.encode("utf-8")) > MAX_NAME:
+            return f"has a name longer than {MAX_NAME} bytes."
+    return None
 
 
 def _check_link_text(name: str, link: object) -> str:
@@ -158,31 +167,72 @@ def _check_links(by_path: Mapping[str, ContextFile]) -> None:
                 f"Manifest entry {_show(path)} is a link whose digest is not that of its target.",
                 "A link's digest is the sha256 of its target text.",
             )
-        _resolve(path.split("/")[:-1], link, links, path, 0)
+    resolver = _LinkResolver(links)
+    for path in links:
+        resolver.target(path)
 
 
-def _resolve(
-    folder: list[str], link: str, links: Mapping[str, str], origin: str, hops: int
-) -> list[str]:
-    """Where `link` leads from `folder`, following the manifest's own links, as path segments."""
-    if hops > MAX_LINK_HOPS:
-        raise ManifestRefused(f"Manifest entry {_show(origin)} is part of a loop of links.")
-    parts = list(folder)
-    for segment in link.split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if not parts:
+class _LinkResolver:
+    """Where each of a manifest's links leads, following the manifest's own links.
+
+    Each link is resolved once and remembered, so links built on links (`l2 -> l1/l1`,
+    `l1 -> l0/l0`, …) cost the length of their text, not 2^depth walks; a chain deeper
+    than the kernel follows (`MAX_LINK_HOPS`) or a loop is refused, and so is a manifest
+    whose links take more than `MAX_LINK_WORK` steps in all.
+    """
+
+    def __init__(self, links: Mapping[str, str]) -> None:
+        self._links = links
+        self._resolved: dict[str, tuple[str, ...]] = {}
+        self._hops: dict[str, int] = {}
+        """Per resolved link, the most links followed in a row beyond it (order-independent)."""
+        self._resolving: list[str] = []
+        self._work = 0
+
+    def target(self, path: str) -> tuple[str, ...]:
+        """The segments, from the context's root, of where the link at `path` leads."""
+        found = self._resolved.get(path)
+        if found is not None:
+            return found
+        if path in self._resolving or len(self._resolving) > MAX_LINK_HOPS:
+            raise self._loop()
+        self._resolving.append(path)
+        parts = path.split("/")[:-1]
+        hops = 0
+        for segment in self._links[path].split("/"):
+            self._work += len(parts) + 1
+            if self._work > MAX_LINK_WORK:
                 raise ManifestRefused(
-                    f"Manifest entry {_show(origin)} links outside the build context."
+                    f"The manifest's links take more than {MAX_LINK_WORK} steps to follow.",
+                    "Simplify the links in the app's folder, or add them to .dockerignore.",
                 )
-            parts.pop()
-            continue
-        parts.append(segment)
-        inner = links.get("/".join(parts))
-        if inner is not None:
-            parts = _resolve(parts[:-1], inner, links, origin, hops + 1)
-    return parts
+            if segment in ("", "."):
+                continue
+            if segment == "..":
+                if not parts:
+                    raise ManifestRefused(
+                        f"Manifest entry {_show(self._resolving[0])} links outside the build "
+                        "context."
+                    )
+                parts.pop()
+                continue
+            parts.append(segment)
+            inner = "/".join(parts)
+            if inner in self._links:
+                parts = list(self.target(inner))
+                hops = max(hops, self._hops[inner] + 1)
+        if hops > MAX_LINK_HOPS:
+            raise self._loop()
+        self._resolving.pop()
+        self._resolved[path] = resolved = tuple(parts)
+        self._hops[path] = hops
+        return resolved
+
+    def _loop(self) -> ManifestRefused:
+        return ManifestRefused(
+            f"Manifest entry {_show(self._resolving[0])} is part of a loop of links, "
+            f"or of a chain of more than {MAX_LINK_HOPS}."
+        )
 
 
 def blob_digests(files: Iterable[ContextFile]) -> list[str]:
@@ -331,8 +381,8 @@ _FILE_TYPES = {
 
 
 def _mode(mode: object) -> str:
-    if not isinstance(mode, int) or isinstance(mode, bool) or mode < 0:
-        return repr(mode)
+    if not _is_int(mode) or not 0 <= mode < 2**32:
+        return quoted(mode)
     kind = _FILE_TYPES.get(stat.S_IFMT(mode))
     return f"{oct(mode)} ({kind})" if kind else oct(mode)
 

@@ -1,9 +1,10 @@
 """Running draftd: options, its state folder, the token, serving until SIGTERM or SIGINT.
 
 On start draftd writes `<state>/draftd.json` ({pid, url, version}) so clients on
-this machine find it, and removes it on a clean stop. Bound beyond loopback it
-always needs a token; with none given it generates one into `<state>/token`
-(mode 0600) and logs where it is, never the token itself.
+this machine find it, and removes it on a clean stop. It always needs a token, on
+loopback too: with none given it generates one into `<state>/token` (mode 0600, in
+the 0700 state folder), where the `draft` command reads it, and logs where it is,
+never the token itself.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import importlib
 import json
 import logging
@@ -19,7 +21,10 @@ import secrets
 import signal
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -29,7 +34,7 @@ from aiohttp import web
 from draft import __version__
 from draft.errors import DraftError
 from draft.home import draftd_state
-from draftd.api import create_app, is_loopback
+from draftd.api import create_app
 from draftd.blobs import DEFAULT_MAX_BLOB
 from draftd.builder import Builder
 from draftd.targets.base import DeployTarget
@@ -39,8 +44,15 @@ log = logging.getLogger("draftd")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7878
 INFO_FILE = "draftd.json"
+LOCK_FILE = "draftd.lock"
 TOKEN_FILE = "token"
-SHUTDOWN_TIMEOUT = 3.0
+SHUTDOWN_TIMEOUT = 1.5
+"""How long requests still being answered get when draftd stops (the builds' grace comes first)."""
+WORKERS = 64
+WORKERS_GRACE = 0.5
+"""How long stopping waits for worker threads to end before leaving them behind."""
+"""Worker threads: builds, pushes, deploys and log streams each hold one while they run, so
+more than builds in flight may (`draftd.builds.MAX_IN_FLIGHT`), with room for quick work."""
 
 
 @dataclass(frozen=True)
@@ -87,12 +99,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     )
 
 
-def resolve_token(options: Options) -> str | None:
-    """The token to require: the one given; else, beyond loopback, `<state>/token`'s."""
+def resolve_token(options: Options) -> str:
+    """The token to require: the one given, else `<state>/token`'s (generated once)."""
     if options.token:
         return options.token
-    if is_loopback(options.host):
-        return None
     path = options.state_dir / TOKEN_FILE
     with contextlib.suppress(FileNotFoundError):
         existing = path.read_text(encoding="utf-8").strip()
@@ -157,11 +167,34 @@ async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
 Parts = Callable[[], tuple[Builder, dict[str, DeployTarget]]]
 
 
+class _Workers(ThreadPoolExecutor):
+    """The loop's worker threads; stopping never waits for them.
+
+    A worker may be stuck in a Docker call or a slow file walk: joining it at exit would
+    keep draftd from stopping. Work still queued is dropped, and `main` leaves busy
+    workers behind.
+    """
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        super().shutdown(wait=False, cancel_futures=True)
+
+
 async def run(options: Options, parts: Parts = real_builder_and_targets) -> None:
     """Serve until SIGTERM or SIGINT, with `draftd.json` present exactly while serving."""
+    workers = _Workers(max_workers=WORKERS, thread_name_prefix="draftd")
+    asyncio.get_running_loop().set_default_executor(workers)
     state = options.state_dir
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _refuse_second_daemon(state / INFO_FILE)
+    state.chmod(0o700)  # blobs, the token, app records: this user's only, whoever made it
+    lock = _lock_state(state)
+    try:
+        await _serve_state(options, parts)
+    finally:
+        os.close(lock)
+
+
+async def _serve_state(options: Options, parts: Parts) -> None:
+    state = options.state_dir
     token = resolve_token(options)
     builder, targets = parts()
     app = create_app(state, builder, targets, token, host=options.host, max_blob=options.max_blob)
@@ -188,18 +221,27 @@ async def _until_stopped() -> None:
     await stop.wait()
 
 
-def _refuse_second_daemon(info: Path) -> None:
+def _lock_state(state: Path) -> int:
+    """Hold `<state>/draftd.lock` while serving: a second draftd on the same state is refused.
+
+    The kernel lets go of the lock when its holder exits, however it exits, so a stale
+    `draftd.json` (its process killed, a zombie, its PID reused) never blocks a restart.
+    """
+    descriptor = os.open(state / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        running = json.loads(info.read_text(encoding="utf-8"))
-        pid = int(running["pid"])
-        os.kill(pid, 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return  # no file, a stale one, or its process is gone
-    if pid != os.getpid():
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        try:
+            running = json.loads((state / INFO_FILE).read_text(encoding="utf-8"))
+            where = f" (pid {int(running['pid'])}, {running['url']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            where = ""
         raise DraftError(
-            f"draftd already runs with this state folder (pid {pid}, {running.get('url')}).",
+            f"draftd already runs with this state folder{where}.",
             "Stop it first, or give this one another --state-dir.",
-        )
+        ) from None
+    return descriptor
 
 
 def _write_info(path: Path, data: dict[str, Any]) -> None:
@@ -209,17 +251,36 @@ def _write_info(path: Path, data: dict[str, Any]) -> None:
     Path(out.name).replace(path)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, parts: Parts = real_builder_and_targets) -> int:
     options = parse_args(argv)
     logging.basicConfig(
         level=options.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    code = 0
     try:
-        asyncio.run(run(options))
+        asyncio.run(run(options, parts))
     except DraftError as error:
         sys.stderr.write(f"draftd: {error}\n")
-        return 1
+        code = 1
     except OSError as error:
         sys.stderr.write(f"draftd: cannot listen on {options.host}:{options.port}: {error}\n")
-        return 1
-    return 0
+        code = 1
+    return _leave_busy_workers(code)
+
+
+def _leave_busy_workers(code: int) -> int:
+    """`code`, or exit at once when worker threads are still busy: the interpreter would join
+    them, and a worker stuck in a Docker call would keep draftd from ever stopping."""
+    deadline = time.monotonic() + WORKERS_GRACE
+    busy = []
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(max(deadline - time.monotonic(), 0))  # idle ones are ending
+            if thread.is_alive():
+                busy.append(thread)
+    if busy:
+        log.warning("stopped, leaving %d busy worker threads behind", len(busy))
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any, BinaryIO
 
 import docker
 import docker.errors
 
-from draftd.builder import BuildFailed, Log, ProgressReport, PushFailed
+from draftd.builder import APP_LABEL, BuildFailed, Log, ProgressReport, PushFailed
 from draftd.engine import CONNECT_TIMEOUT, connect_api, engine_unavailable
 from draftd.model import Image
 
@@ -38,17 +39,23 @@ class DockerBuilder:
         return self._client
 
     async def exists(self, image: Image) -> bool:
-        def inspect() -> bool:
-            try:
-                self._engine().inspect_image(image.reference)  # type: ignore[no-untyped-call]
-            except docker.errors.ImageNotFound:
-                return False
-            except (docker.errors.DockerException, OSError) as error:
-                self._client = None
-                raise engine_unavailable() from error
-            return True
+        return await asyncio.to_thread(self._inspect, image) is not None
 
-        return await asyncio.to_thread(inspect)
+    async def labels(self, image: Image) -> dict[str, str] | None:
+        found = await asyncio.to_thread(self._inspect, image)
+        if found is None:
+            return None
+        return dict((found.get("Config") or {}).get("Labels") or {})
+
+    def _inspect(self, image: Image) -> dict[str, Any] | None:
+        try:
+            found = self._engine().inspect_image(image.reference)  # type: ignore[no-untyped-call]
+        except docker.errors.ImageNotFound:
+            return None
+        except (docker.errors.DockerException, OSError) as error:
+            self._client = None
+            raise engine_unavailable() from error
+        return dict(found)
 
     async def build(
         self,
@@ -57,12 +64,21 @@ class DockerBuilder:
         *,
         dockerfile: str,
         build_args: Mapping[str, str],
+        labels: Mapping[str, str],
         log: Log,
     ) -> None:
-        await asyncio.to_thread(self._build, context, image, dockerfile, dict(build_args), log)
+        await asyncio.to_thread(
+            self._build, context, image, dockerfile, dict(build_args), dict(labels), log
+        )
 
     def _build(
-        self, context: BinaryIO, image: Image, dockerfile: str, args: dict[str, str], log: Log
+        self,
+        context: BinaryIO,
+        image: Image,
+        dockerfile: str,
+        args: dict[str, str],
+        labels: dict[str, str],
+        log: Log,
     ) -> None:
         step = ""
         try:
@@ -72,6 +88,7 @@ class DockerBuilder:
                 tag=image.reference,
                 dockerfile=dockerfile,
                 buildargs=args,
+                labels=labels,
                 rm=True,
                 forcerm=True,
                 decode=True,
@@ -132,6 +149,30 @@ class DockerBuilder:
 
         await asyncio.to_thread(tag)
 
+    async def prune(self, app: str, keep: int, protect: Collection[str] = ()) -> list[str]:
+        def prune() -> list[str]:
+            engine = self._engine()
+            try:
+                images = engine.images(filters={"label": f"{APP_LABEL}={app}"})
+            except (docker.errors.DockerException, OSError) as error:
+                self._client = None
+                raise engine_unavailable() from error
+            images.sort(key=lambda found: found.get("Created", 0), reverse=True)
+            removed: list[str] = []
+            for found in images[keep:]:
+                names = [t for t in found.get("RepoTags") or [] if t != "<none>:<none>"]
+                if set(names) & set(protect):
+                    continue  # a build in flight made it (Created counts whole seconds)
+                for name in names or [found["Id"]]:
+                    try:
+                        engine.remove_image(name)
+                    except docker.errors.APIError:
+                        continue  # a container uses it, or it went meanwhile
+                    removed.append(name)
+            return removed
+
+        return await asyncio.to_thread(prune)
+
 
 def _build_lines(stream: Iterator[dict[str, Any]]) -> Iterator[tuple[str, str | None]]:
     """(output line, error) pairs from the engine's JSON build stream."""
@@ -151,18 +192,27 @@ def _build_lines(stream: Iterator[dict[str, Any]]) -> Iterator[tuple[str, str | 
 
 def _push_failed(registry: str, detail: str) -> PushFailed:
     if "connection refused" in detail.lower() or "no such host" in detail.lower():
-        return PushFailed(
-            f"The registry {registry} cannot be reached.",
-            "Start it, or change `registry` in draft.toml (empty: no push).",
-        )
+        return _unreachable(registry)
     return PushFailed(
         f"The registry {registry} refused the push: {detail}",
         "Check you are logged in to it (`docker login`) and may push there.",
     )
 
 
+def _unreachable(registry: str) -> PushFailed:
+    return PushFailed(
+        f"The registry {registry} cannot be reached.",
+        "Start it, or change `registry` in draft.toml (empty: no push).",
+    )
+
+
 def _registry_has(image: Image) -> bool:
-    """Whether the registry already holds the tag, asked over its HTTP API (v2)."""
+    """Whether the registry already holds the tag, asked over its HTTP API (v2).
+
+    A registry that cannot be reached, or accepts the connection and never answers, is
+    `PushFailed` now: the engine's push would take half a minute to say less. Any other
+    doubt (a login needed, another API) is "no": push, and let the push say what is wrong.
+    """
     registry, _, name = image.repository.partition("/")
     if not name:
         return False
@@ -171,6 +221,18 @@ def _registry_has(image: Image) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT) as answer:
             tags = json.load(answer).get("tags") or []
-    except (urllib.error.URLError, OSError, ValueError):
-        return False  # unknown: push, and let the push say what is wrong
+    except urllib.error.HTTPError:
+        return False
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = error.reason if isinstance(error, urllib.error.URLError) else error
+        if isinstance(reason, TimeoutError):
+            raise PushFailed(
+                f"The registry {registry} accepts connections but did not answer within "
+                f"{CONNECT_TIMEOUT} s.",
+                "Check that a registry runs there, or change `registry` in draft.toml "
+                "(empty: no push).",
+            ) from None
+        if isinstance(reason, ConnectionRefusedError | socket.gaierror):
+            raise _unreachable(registry) from None
+        return False
     return image.tag in tags

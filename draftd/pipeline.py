@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, cast
 from draft.errors import DraftError
 from draftd.app_records import AppRecord, AppRecords
 from draftd.blobs import BlobStore
-from draftd.builder import Builder
+from draftd.builder import APP_LABEL, Builder, BuildFailed
 from draftd.builds import Build, BuildRegistry
 from draftd.buildspec import BuildSpec
 from draftd.contexts import context_tar, materialize
@@ -42,7 +42,10 @@ log = logging.getLogger(__name__)
 
 UPLOAD_TIMEOUT = 15 * 60.0
 AVAILABLE_TIMEOUT = 5.0
-STOP_GRACE = 10.0
+STOP_GRACE = 2.0
+STOP_LAST_WAIT = 0.5
+KEEP_IMAGES = 3
+"""Images of an app kept when older ones are pruned (after each deploy, and on delete)."""
 
 
 class UploadIncomplete(DraftError):
@@ -50,8 +53,9 @@ class UploadIncomplete(DraftError):
 
 
 def image_for(build: Build) -> Image:
+    """The app's own repository (`<registry>/<app>`, or `<app>`) at the build's content tag."""
     registry = build.spec.settings["registry"].rstrip("/")
-    name = build.spec.settings["name"]
+    name = build.key.app
     return Image(f"{registry}/{name}" if registry else name, build.tag)
 
 
@@ -71,6 +75,8 @@ class Pipeline:
     """Deploys under way by build id; each outlives its build if that is superseded."""
     sync: LiveSync = field(init=False)
     """The apps saves can be synced into, and syncing one save."""
+    _chores: set[asyncio.Task[None]] = field(default_factory=set)
+    """Work after builds (pruning old images), cancelled when draftd stops."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sync", LiveSync(self.blobs))
@@ -79,6 +85,9 @@ class Pipeline:
         """Run `build` to a terminal event; never raises but for cancellation."""
         folder = self.work / build.id
         try:
+            if self.history is not None:
+                with contextlib.suppress(OSError):
+                    await asyncio.to_thread(self.history.begin, build)
             await self._run(build, folder)
         except asyncio.CancelledError:
             build.finish(Phase.FAILED, "draftd stopped the build", reason="draftd stopped")
@@ -117,6 +126,31 @@ class Pipeline:
             deployment = await asyncio.shield(deploy)
             where = f" at {deployment.url}" if deployment.url else ""
             build.finish(Phase.READY, f"ready{where}", url=deployment.url)
+            self._chore(self.prune_images(build.key.app, KEEP_IMAGES))
+
+    async def prune_images(self, app: str, keep: int) -> list[str]:
+        """Remove `app`'s images but the newest `keep` (and those in use), as Tilt prunes:
+        disk does not grow with every rebuild."""
+        in_flight = {image_for(b).reference for b in self.builds.running() if b.key.app == app}
+        removed = await self.builder.prune(app, keep, in_flight)
+        if removed:
+            log.info("removed %d old images of %s: %s", len(removed), app, ", ".join(removed))
+        return removed
+
+    def _chore(self, work: Coroutine[Any, Any, object]) -> None:
+        """Run `work` after the build, on its own; `stop` cancels it, a failure is logged."""
+
+        async def run() -> None:
+            try:
+                await work
+            except DraftError as error:
+                log.warning("%s", error)
+            except Exception:
+                log.exception("a chore after a build failed on a bug")
+
+        task = asyncio.create_task(run())
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
 
     async def _build_and_push(self, build: Build, spec: BuildSpec, folder: Path) -> None:
         image = image_for(build)
@@ -140,11 +174,10 @@ class Pipeline:
         files = [*build.spec.files, *(build.spec.chart or ())]
         sizes = {file.digest: file.size for file in files if file.link is None}
         total = sum(sizes.values())
-        await asyncio.to_thread(self.blobs.touch, sizes)
         arrivals: asyncio.Queue[str] = asyncio.Queue()
         stop_watching = self.blobs.watch(arrivals.put_nowait)
         try:
-            missing = set(await asyncio.to_thread(self.blobs.missing, sizes))
+            missing = set(await asyncio.to_thread(self.blobs.missing, sizes, touch=True))
             build.enter(Phase.UPLOADING, _waiting_for(len(missing), len(sizes)))
             await self._receive(build, missing, sizes, total, arrivals)
         finally:
@@ -198,13 +231,29 @@ class Pipeline:
                     image,
                     dockerfile=settings["dockerfile"],
                     build_args=settings["image_build_args"],
+                    labels={APP_LABEL: build.key.app},
                     log=on_loop(build.log),
                 )
             finally:
                 context.close()
         for tag in settings["custom_tags"]:
-            await self.builder.tag(image, Image(image.repository, tag))
-            build.log(f"tagged {image.repository}:{tag}")
+            extra = Image(image.repository, tag)
+            await self._check_owned(build, extra)
+            await self.builder.tag(image, extra)
+            build.log(f"tagged {extra.reference}")
+
+    async def _check_owned(self, build: Build, extra: Image) -> None:
+        """A custom tag may name a new image or move off one built for this app, nothing else:
+        never re-point a base image (`python:3.12-slim`) or another app's."""
+        labels = await self.builder.labels(extra)
+        if labels is not None and labels.get(APP_LABEL) != build.key.app:
+            raise BuildFailed(
+                f"draftd will not move the tag {extra.reference}: it names an image that draftd "
+                f"did not build for {build.key.app}.",
+                "custom_tags may only name tags of the app's own images; remove that tag from "
+                "custom_tags, or remove the image it names (an older Draft built images without "
+                "the app label).",
+            )
 
     async def _push(self, build: Build, image: Image) -> None:
         if not build.spec.settings["registry"]:
@@ -316,16 +365,21 @@ class Pipeline:
             build.log(f"could not remove the {previous.target} deployment: {error}")
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
-        """Cancel every build in flight (draftd is stopping); give deploys under way a moment."""
+        """Cancel every build in flight (draftd is stopping); give deploys under way a moment.
+
+        Bounded whatever the builds do: one still running after `grace` (waiting on a
+        stuck worker, say) is cancelled again and left after a short wait.
+        """
         tasks = [b.task for b in self.builds.running() if b.task is not None]
-        for task in tasks:
+        for task in [*tasks, *self._chores]:
             task.cancel()
         pending: list[asyncio.Task[Any]] = [*tasks, *self._deploys.values()]
         if pending:
             _, late = await asyncio.wait(pending, timeout=grace)
             for task in late:
                 task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            if late:
+                await asyncio.wait(late, timeout=STOP_LAST_WAIT)
 
 
 async def answers(target: DeployTarget) -> bool:

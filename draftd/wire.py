@@ -198,6 +198,7 @@ class Deleted(TypedDict):
     """`DELETE /v1/apps/{app}/{env}`' answer."""
 
     deleted: bool  # False when nothing was deployed
+    prunedImages: list[str]  # the app's images removed (with ?pruneImages=N), else []
 
 
 class ConnectRequest(TypedDict, total=False):
@@ -219,3 +220,4 @@ class ExecRequest(TypedDict):
 class ExecResult(TypedDict):
     exitCode: int
     output: str
+    cutShort: NotRequired[str]  # why the task was stopped or its output cut, when it was

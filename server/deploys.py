@@ -94,7 +94,8 @@ def register(server: DraftServer) -> None:
     async def command_delete(ls: DraftServer, *args: Any) -> dict[str, Any]:
         env = _environment(ls, _app(ls, args))
         async with await _daemon(ls) as client:
-            return {"deleted": await client.delete(env.name, env.environment)}
+            answer = await client.delete(env.name, env.environment)
+            return {"deleted": answer["deleted"]}
 
     @server.command("draft.history")
     async def command_history(ls: DraftServer, *args: Any) -> list[dict[str, Any]]:

@@ -16,11 +16,13 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, Any, NoReturn
 
 import docker
 import docker.errors
@@ -44,6 +46,23 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def build_settings(name: str = "hello", **overrides: Any) -> dict[str, Any]:
+    """A build request's `settings`, as draft sends draft.toml's defaults for app `name`."""
+    base = {
+        "name": name,
+        "namespace": "default",
+        "dockerfile": "Dockerfile",
+        "chart": "chart",
+        "registry": "",
+        "set": [],
+        "custom_tags": [],
+        "image_build_args": {},
+        "target": "docker",
+        "wait": True,
+    }
+    return base | overrides
 
 
 def scaffold(folder: Path, name: str, example: str = "python", **settings: object) -> Path:
@@ -113,6 +132,15 @@ class Draftd:
     port: int
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "draftd"])
+    """What runs draftd: `python -m draftd`, or a script with stand-in parts."""
+
+    @classmethod
+    def started(cls, state: Path, command: list[str] | None = None) -> Draftd:
+        """A draftd on a free port with `state`, once it serves."""
+        daemon = cls(state, free_port(), command=command or [sys.executable, "-m", "draftd"])
+        daemon.start()
+        return daemon
 
     @property
     def url(self) -> str:
@@ -128,21 +156,57 @@ class Draftd:
         }
 
     def start(self) -> None:
+        self.state.parent.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "draftd",
-                "--port",
-                str(self.port),
-                "--state-dir",
-                str(self.state),
-            ],
+            [*self.command, "--port", str(self.port), "--state-dir", str(self.state)],
             env=self.env,
             stdout=subprocess.DEVNULL,
-            stderr=(self.state.parent / "draftd.log").open("wb"),
+            stderr=(self.state.parent / "draftd.log").open("ab"),
         )
-        until(lambda: fetch(f"{self.url}/v1/health") is not None, 15, "draftd did not start")
+        deadline = time.monotonic() + 20
+        while self.serving_pid() != self.process.pid or fetch(f"{self.url}/v1/health") is None:
+            assert self.process.poll() is None, f"draftd exited with {self.process.returncode}"
+            assert time.monotonic() < deadline, "draftd did not start"
+            time.sleep(0.05)
+
+    @property
+    def token(self) -> str:
+        return (self.state / "token").read_text().strip()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        *,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 30,
+    ) -> tuple[int, Any]:
+        """One request as `draft` sends it (the token, JSON), unless `headers` say otherwise."""
+        sent = {"Authorization": f"Bearer {self.token}"}
+        if body is not None:
+            data = json.dumps(body).encode()
+            sent["Content-Type"] = "application/json"
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={**sent, **(headers or {})}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                status, text = answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            status, text = error.code, error.read()
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text.decode(errors="replace")
+
+    def rss_mb(self) -> float:
+        """The serving draftd's resident memory now, from /proc."""
+        for line in Path(f"/proc/{self.serving_pid()}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("draftd has no VmRSS")
 
     def draft(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -158,17 +222,36 @@ class Draftd:
         """The digests draftd has stored (what it received, ever)."""
         return {f"sha256:{p.name}" for p in (self.state / "blobs" / "sha256").glob("*/*")}
 
-    def stop(self) -> None:
-        """Stop draftd and wait until it has ended (after the deploys it had under way)."""
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-        info = self.state / "draftd.json"
-        if info.exists():  # a draftd `draft up` started by itself
-            pid = json.loads(info.read_text())["pid"]
+    def stop(self, signum: int = signal.SIGTERM) -> None:
+        """Stop the draftd serving this state (SIGTERM), and the one this started."""
+        pid = self.serving_pid()
+        if pid is not None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-            until(lambda: not running(pid), 30, f"draftd (pid {pid}) did not stop")
+                os.kill(pid, signum)
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.send_signal(signum)
+            self.process.wait(10)
+        elif pid is not None:
+            _wait_gone(pid)
+
+    def kill(self) -> None:
+        """kill -9: no clean-up of any kind."""
+        self.stop(signal.SIGKILL)
+
+    def serving_pid(self) -> int | None:
+        """The PID draftd.json names while that process lives (draft up may have started it)."""
+        try:
+            pid = int(json.loads((self.state / "draftd.json").read_text())["pid"])
+            os.kill(pid, 0)
+        except (OSError, ValueError, KeyError):
+            return None
+        return pid
+
+
+def _wait_gone(pid: int, timeout: float = 30) -> None:
+    """Until process `pid` has ended (a draftd ends after the deploys it had under way)."""
+    until(lambda: not running(pid), timeout, f"process {pid} did not end")
 
 
 def running(pid: int) -> bool:
@@ -184,15 +267,17 @@ def running(pid: int) -> bool:
 def removing_new_containers(engine: docker.DockerClient) -> Iterator[None]:
     """Remove, afterwards, every container Draft deployed meanwhile (tests run one at a time)."""
     managed = {"label": "sh.draft.managed=true"}
-    before = {c.id for c in engine.containers.list(all=True, filters=managed)}
+    before = {c.id for c in engine.containers.list(all=True, filters=managed, sparse=True)}
     try:
         yield
     finally:
-        for container in engine.containers.list(all=True, filters=managed):
+        for container in engine.containers.list(all=True, filters=managed, sparse=True):
             if container.id not in before:
-                # Gone already, or being removed by the draftd that made it: either is fine.
-                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                try:
                     container.remove(force=True)
+                except docker.errors.APIError as error:  # gone, or going, meanwhile
+                    if error.status_code not in (404, 409):
+                        raise
 
 
 def stop(process: subprocess.Popen[str]) -> tuple[str, str]:

@@ -17,11 +17,13 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from draft import config, tasks, watch
 from draft.cli.output import Output
-from draft.client import DeploymentJSON, DraftdClient, HistoryEntry, ensure_daemon
+from draft.client import Deleted, DeploymentJSON, DraftdClient, HistoryEntry, ensure_daemon
 from draft.deploy import Status, up
 from draft.errors import DraftError
 
 T = TypeVar("T")
+KEEP_IMAGES = 3
+"""Images of an app `draft delete --prune-images` keeps: as many as draftd keeps by itself."""
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -76,6 +78,14 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     delete = commands.add_parser("delete", parents=[common], help="remove the deployed app")
     _path(delete)
     _env(delete)
+    delete.add_argument(
+        "--prune-images",
+        nargs="?",
+        type=int,
+        const=KEEP_IMAGES,
+        metavar="KEEP",
+        help=f"also remove the app's images but the newest KEEP (default {KEEP_IMAGES})",
+    )
     delete.set_defaults(run=run_delete)
 
     history = commands.add_parser(
@@ -309,15 +319,22 @@ def run_connect(args: argparse.Namespace, out: Output) -> int:
 
 
 def run_delete(args: argparse.Namespace, out: Output) -> int:
-    async def delete(client: DraftdClient, env: config.Environment) -> bool:
-        return await client.delete(env.name, env.environment)
+    async def delete(client: DraftdClient, env: config.Environment) -> Deleted:
+        return await client.delete(env.name, env.environment, args.prune_images)
 
-    deleted = _with_client(args, delete)
+    answer = _with_client(args, delete)
+    deleted = answer["deleted"]
     out.line("Deleted." if deleted else "Nothing was deployed.")
+    pruned = answer.get("prunedImages") or []
+    if args.prune_images is not None:
+        kept = f"kept the newest {args.prune_images}" if args.prune_images else "kept none"
+        out.line(f"Removed {len(pruned)} images of the app ({kept}).")
+        for name in pruned:
+            out.line(f"  removed {name}")
     root = _app(args.path)
     for task in tasks.load(root).cleanup:
         tasks.run_here(task, root, out.line)
-    out.result({"deleted": deleted})
+    out.result({"deleted": deleted, "prunedImages": pruned})
     return 0
 
 

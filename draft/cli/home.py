@@ -86,7 +86,7 @@ def run_version(args: argparse.Namespace, out: Output) -> int:
     url = configured_url() or DEFAULT_URL
 
     async def daemon_version() -> str | None:
-        async with DraftdClient(url, configured_token()) as client:
+        async with DraftdClient(url, configured_token(url)) as client:
             try:
                 return str((await client.health()).get("version"))
             except DraftError:

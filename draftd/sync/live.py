@@ -27,6 +27,9 @@ from draftd.threads import on_loop
 from draftd.wire import BuildSettings, Phase
 
 MAX_DOCKERFILE = 1024 * 1024
+MAX_SYNCABLE = 32
+"""Apps whose running files draftd remembers so their saves can sync; past that many, the
+least recently deployed is let go (its next save builds)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,8 @@ class LiveSync:
         """A deploy of `spec` ended with `deployment`: remember it if saves can sync into it."""
         self.forget(deployment.key)
         if deployment.sync_instance:
+            while len(self._running) >= MAX_SYNCABLE:  # each holds its manifest: bounded
+                del self._running[next(iter(self._running))]
             self._running[deployment.key] = Running(
                 target.name, deployment.sync_instance, image, spec.files, spec.chart,
                 spec.settings, port,

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from draft.errors import DraftError
@@ -23,6 +25,23 @@ if TYPE_CHECKING:
 
 Report = Callable[[str], None]
 """Send one line of deploy output to the build's event stream."""
+
+EXEC_TIMEOUT = 300.0
+"""How long a task run in the app (`exec`) may take unless the request says otherwise."""
+MAX_EXEC_OUTPUT = 1024 * 1024
+"""The most output of one task draftd keeps and answers: its first and its last half."""
+TIMED_OUT = 124
+"""The exit code of a task stopped at its time limit, as timeout(1) gives."""
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """A task run inside the app: its exit code, its (bounded) output, and whether it was cut
+    short — stopped at its time limit, or its output shortened — said in one sentence."""
+
+    exit_code: int
+    output: str
+    cut_short: str = ""
 
 
 class DeployError(DraftError):
@@ -68,8 +87,11 @@ class DeployTarget(Protocol):
         """Remove what runs for `key`; False when there was nothing."""
         ...
 
-    async def exec(self, key: AppKey, command: list[str]) -> tuple[int, str]:
-        """Run `command` inside the app (its container, or its newest pod): exit code, output."""
+    async def exec(
+        self, key: AppKey, command: list[str], *, timeout: float, limit: int
+    ) -> ExecResult:
+        """Run `command` inside the app (its container, or its newest pod), stopping it after
+        `timeout` seconds and keeping at most `limit` bytes of its output (`run_bounded`)."""
         ...
 
     async def connect(self, key: AppKey, local_port: int | None) -> str:
@@ -117,3 +139,108 @@ async def lines_from_thread(
             close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(reader, 2)
+
+
+Run = Callable[[Callable[[bytes], None], threading.Event], int | None]
+"""Blocking: runs a task, calls `emit(chunk)` for its output, returns its exit code (None when
+it is unknown); returns early once the event is set."""
+
+
+async def run_bounded(
+    run: Run, *, timeout: float, limit: int, stop: Callable[[], None] = lambda: None
+) -> ExecResult:
+    """Run a task in a thread of its own, for at most `timeout` seconds, keeping at most `limit`
+    bytes of its output; past the time limit the event is set and `stop` ends the task.
+
+    The thread is not one of the loop's workers, so tasks that hang cannot starve draftd;
+    one the `stop` could not end is left behind after a short wait, never joined.
+    """
+    loop = asyncio.get_running_loop()
+    output = BoundedOutput(limit)
+    finished: asyncio.Future[int | None] = loop.create_future()
+    finished.add_done_callback(lambda done: done.cancelled() or done.exception())
+    stopping = threading.Event()
+
+    def work() -> None:
+        try:
+            code: int | BaseException | None = run(output.add, stopping)
+        except Exception as error:
+            code = error
+        with contextlib.suppress(RuntimeError):  # the loop closed: draftd stopped meanwhile
+            loop.call_soon_threadsafe(_settle, finished, code)
+
+    threading.Thread(target=work, name="draftd-exec", daemon=True).start()
+    try:
+        code = await asyncio.wait_for(asyncio.shield(finished), timeout)
+    except TimeoutError:
+        stopping.set()
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(stop)
+        with contextlib.suppress(Exception, TimeoutError):
+            await asyncio.wait_for(asyncio.shield(finished), 2)
+        said = f"the task was stopped after {timeout:g} s, its time limit"
+        return ExecResult(TIMED_OUT, output.text(said), said)
+    finally:
+        stopping.set()
+    return ExecResult(0 if code is None else code, output.text(""), output.cut_short())
+
+
+def _settle(future: asyncio.Future[int | None], outcome: int | BaseException | None) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+class BoundedOutput:
+    """A task's output, bounded: the first half of `limit` bytes, then the newest half.
+
+    Added to from the task's thread, read from the loop's: a lock keeps them apart.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._lock = threading.Lock()
+        self._half = max(limit // 2, 1)
+        self._head = bytearray()
+        self._tail: deque[bytes] = deque()
+        self._tail_size = 0
+        self.dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        with self._lock:
+            self._add(chunk)
+
+    def _add(self, chunk: bytes) -> None:
+        room = self._half - len(self._head)
+        if room > 0:
+            self._head += chunk[:room]
+            chunk = chunk[room:]
+        if not chunk:
+            return
+        self._tail.append(chunk)
+        self._tail_size += len(chunk)
+        while self._tail_size - len(self._tail[0]) >= self._half:
+            self._tail_size -= len(gone := self._tail.popleft())
+            self.dropped += len(gone)
+        if self._tail_size > self._half:  # cut the oldest chunk to size
+            extra = self._tail_size - self._half
+            self._tail[0] = self._tail[0][extra:]
+            self._tail_size -= extra
+            self.dropped += extra
+
+    def cut_short(self) -> str:
+        if not self.dropped:
+            return ""
+        return f"{self.dropped} bytes of the task's output were left out in the middle"
+
+    def text(self, said: str) -> str:
+        """The output as text; what was left out, and `said`, as a last line of draftd's."""
+        with self._lock:
+            head, tail, dropped = bytes(self._head), b"".join(self._tail), self.dropped
+        middle = f"\n[draftd: {dropped} bytes left out here]\n" if dropped else ""
+        body = head.decode("utf-8", "replace") + middle + tail.decode("utf-8", "replace")
+        if said:
+            body += ("" if not body or body.endswith("\n") else "\n") + f"[draftd: {said}]\n"
+        return body

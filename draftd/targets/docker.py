@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.client
+import os
+import signal
 import socket
 import sys
 import threading
@@ -35,7 +37,14 @@ from docker.models.containers import Container
 from draftd.engine import connect, engine_unavailable, has_file
 from draftd.model import AppKey, Deployment, DeployRequest
 from draftd.sync.syncer import WRAPPER, SyncRequest, SyncUnavailable, wrapper_archive
-from draftd.targets.base import DeployError, Report, TargetUnavailable, lines_from_thread
+from draftd.targets.base import (
+    DeployError,
+    ExecResult,
+    Report,
+    TargetUnavailable,
+    lines_from_thread,
+    run_bounded,
+)
 
 LABEL_MANAGED = "sh.draft.managed"
 LABEL_APP = "sh.draft.app"
@@ -258,20 +267,44 @@ class DockerTarget:
 
         return await asyncio.to_thread(remove)
 
-    async def exec(self, key: AppKey, command: list[str]) -> tuple[int, str]:
-        def run() -> tuple[int, str]:
+    async def exec(
+        self, key: AppKey, command: list[str], *, timeout: float, limit: int
+    ) -> ExecResult:
+        """`docker exec` in the app's container, bounded (`run_bounded`); a task past its time
+        limit is killed (when draftd may signal the engine's processes) and its stream closed."""
+        api = self._engine().api
+
+        def start() -> tuple[str, Any]:
             container = self._find(key)
             if container is None:
                 raise DeployError(f"{key} is not running on Docker.", "Run `draft up` first.")
             try:
-                result = container.exec_run(command, stdout=True, stderr=True)
+                created = api.exec_create(container.id, command, stdout=True, stderr=True)
+                return str(created["Id"]), api.exec_start(created["Id"], stream=True)
             except docker.errors.APIError as error:
                 raise DeployError(f"Docker could not run {command[0]} in {key}: {error}") from error
-            raw = result.output if isinstance(result.output, bytes) else b""
-            output = raw.decode("utf-8", errors="replace")
-            return int(result.exit_code or 0), output
 
-        return await asyncio.to_thread(run)
+        exec_id, stream = await asyncio.to_thread(start)
+
+        def run(emit: Callable[[bytes], None], stop: threading.Event) -> int | None:
+            with contextlib.suppress(docker.errors.DockerException, OSError, ValueError):
+                for chunk in stream:
+                    emit(chunk)
+            for _ in range(50):  # the engine may take a moment to record the exit
+                found = api.exec_inspect(exec_id)
+                if not found.get("Running") or stop.is_set():
+                    return found.get("ExitCode")
+                time.sleep(0.02)
+            return None
+
+        def stop() -> None:
+            pid = api.exec_inspect(exec_id).get("Pid")
+            if pid:
+                with contextlib.suppress(OSError):
+                    os.kill(int(pid), signal.SIGKILL)
+            stream.close()
+
+        return await run_bounded(run, timeout=timeout, limit=limit, stop=stop)
 
     async def connect(self, key: AppKey, local_port: int | None) -> str:
         deployment = await self.status(key)

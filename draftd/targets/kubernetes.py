@@ -38,7 +38,14 @@ from draft import release as release_values
 from draftd.model import AppKey, Deployment, DeployRequest
 from draftd.sync.syncer import Syncer
 from draftd.targets import helm_release
-from draftd.targets.base import DeployError, Report, TargetUnavailable, lines_from_thread
+from draftd.targets.base import (
+    DeployError,
+    ExecResult,
+    Report,
+    TargetUnavailable,
+    lines_from_thread,
+    run_bounded,
+)
 from draftd.targets.kubernetes_sync import (
     SYNC_TAG_SUFFIX,
     KubernetesSyncer,
@@ -410,29 +417,37 @@ class KubernetesTarget:
             namespace=await self._namespace(key),
         )
 
-    async def exec(self, key: AppKey, command: list[str]) -> tuple[int, str]:
-        """`kubectl exec` in the app's newest pod, through the API server."""
+    async def exec(
+        self, key: AppKey, command: list[str], *, timeout: float, limit: int
+    ) -> ExecResult:
+        """`kubectl exec` in the app's newest pod, through the API server, bounded
+        (`run_bounded`): past its time limit the session is closed."""
         from kubernetes.stream import stream
 
         namespace = await self._namespace(key)
 
-        def run() -> tuple[int, str]:
+        def start() -> Any:
             pod = self._newest_pod(key.app, namespace)
             if pod is None:
                 raise DeployError(f"{key} has no pod to run a task in.", "Run `draft up` first.")
             core = k8s.CoreV1Api(self._api())
-            session = stream(
+            return stream(
                 core.connect_get_namespaced_pod_exec, pod, namespace, command=command,
                 stderr=True, stdout=True, stdin=False, tty=False, _preload_content=False,
             )  # fmt: skip
-            output: list[str] = []
-            while session.is_open():
-                session.update(timeout=1)
-                output += [session.read_stdout(), session.read_stderr()]
-            session.close()
-            return int(session.returncode or 0), "".join(o for o in output if o)
 
-        return await asyncio.to_thread(run)
+        session = await asyncio.to_thread(start)
+
+        def run(emit: Callable[[bytes], None], stop: threading.Event) -> int | None:
+            while session.is_open() and not stop.is_set():
+                session.update(timeout=1)
+                for text in (session.read_stdout(), session.read_stderr()):
+                    if text:
+                        emit(text.encode("utf-8", "replace"))
+            session.close()
+            return None if stop.is_set() else int(session.returncode or 0)
+
+        return await run_bounded(run, timeout=timeout, limit=limit)
 
     async def connect(self, key: AppKey, local_port: int | None) -> str:
         """A port-forward from 127.0.0.1 to the app's newest ready pod, kept while draftd runs

@@ -15,19 +15,25 @@ import hashlib
 import io
 import json
 import tarfile
-from collections.abc import AsyncIterator, Mapping
+import threading
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import aiohttp
+from kit import build_settings as settings
 
 from draftd.api import create_app
+from draftd.builder import APP_LABEL
 from draftd.daemon import serve
 from draftd.model import AppKey, Deployment, DeployRequest, Image
+from draftd.services import SERVICES, Services
 from draftd.sync.syncer import SyncRequest, SyncUnavailable
+from draftd.targets.base import DeployError, ExecResult, run_bounded
 from draftd.wire import TERMINAL, Progress
 
+TOKEN = "a-long-random-token-for-tests"
 DOCKERFILE = b"FROM scratch\nCOPY . /app\nEXPOSE 5000\n"
 
 
@@ -61,27 +67,12 @@ def manifest(files: Mapping[str, bytes | Link]) -> list[dict[str, Any]]:
     return entries
 
 
-def settings(name: str = "hello", **overrides: Any) -> dict[str, Any]:
-    base = {
-        "name": name,
-        "namespace": "default",
-        "dockerfile": "Dockerfile",
-        "chart": "chart",
-        "registry": "",
-        "set": [],
-        "custom_tags": [],
-        "image_build_args": {},
-        "target": "docker",
-        "wait": True,
-    }
-    return base | overrides
-
-
 class FakeBuilder:
     """Builds nothing; records what it was given. Timing control only (see the module doc)."""
 
     def __init__(self) -> None:
-        self.images: set[Image] = set()
+        self.images: dict[Image, dict[str, str]] = {}
+        """Every name the engine has, and the labels of the image it names."""
         self.contexts: list[bytes] = []
         self.pushes: list[str] = []
         self.holds: dict[str, asyncio.Event] = {}
@@ -96,6 +87,9 @@ class FakeBuilder:
     async def exists(self, image: Image) -> bool:
         return image in self.images
 
+    async def labels(self, image: Image) -> dict[str, str] | None:
+        return self.images.get(image)
+
     async def build(
         self,
         context: BinaryIO,
@@ -103,6 +97,7 @@ class FakeBuilder:
         *,
         dockerfile: str,
         build_args: Mapping[str, str],
+        labels: Mapping[str, str],
         log: Any,
     ) -> None:
         self.contexts.append(context.read())
@@ -113,7 +108,7 @@ class FakeBuilder:
             await self.holds[app].wait()
         if app in self.failures:
             raise self.failures[app]
-        self.images.add(image)
+        self.images[image] = dict(labels)
 
     async def pushed(self, image: Image) -> bool:
         return image.reference in self.pushes
@@ -124,7 +119,15 @@ class FakeBuilder:
         self.pushes.append(image.reference)
 
     async def tag(self, image: Image, extra: Image) -> None:
-        self.images.add(extra)
+        self.images[extra] = self.images[image]
+
+    async def prune(self, app: str, keep: int, protect: Collection[str] = ()) -> list[str]:
+        """The app's images but the newest `keep` go (newest: the last built)."""
+        built = [i for i, labels in self.images.items() if labels.get(APP_LABEL) == app]
+        gone = [i for i in built[: max(len(built) - keep, 0)] if i.reference not in protect]
+        for image in gone:
+            del self.images[image]
+        return [image.reference for image in gone]
 
 
 class FakeTarget:
@@ -173,6 +176,28 @@ class FakeTarget:
 
     async def delete(self, key: AppKey) -> bool:
         return self.running.pop(key, None) is not None
+
+    async def exec(
+        self, key: AppKey, command: list[str], *, timeout: float, limit: int
+    ) -> ExecResult:
+        """`sleep S`, `yes BYTES` (that much output) and `echo WORDS`, through draftd's real
+        bounds (`run_bounded`): only the commands are stand-ins."""
+        if key not in self.running:
+            raise DeployError(f"{key} is not running.", "Run `draft up` first.")
+
+        def run(emit: Callable[[bytes], None], stop: threading.Event) -> int | None:
+            if command[0] == "sleep":
+                return None if stop.wait(float(command[1])) else 0
+            if command[0] == "yes":
+                left = int(command[1])
+                while left > 0 and not stop.is_set():
+                    emit(b"y\n" * min(8192, left // 2 or 1))
+                    left -= 16384
+                return 0
+            emit((" ".join(command[1:]) + "\n").encode())
+            return 3 if command[0] == "false" else 0
+
+        return await run_bounded(run, timeout=timeout, limit=limit)
 
     async def connect(self, key: AppKey, local_port: int | None) -> str:
         return f"http://127.0.0.1:{local_port or 18080}"
@@ -229,10 +254,13 @@ class Daemon:
     target: FakeTarget
     state: Path
     headers: dict[str, str] = field(default_factory=dict)
+    services: Services | None = None
+    """draftd's own objects, for tests that look inside (memory held, bounds)."""
 
     async def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        headers = kwargs.pop("headers", self.headers)
         async with self.session.request(
-            method, self.url + path, headers=self.headers, **kwargs
+            method, self.url + path, headers=headers, **kwargs
         ) as response:
             text = await response.text()
             try:
@@ -300,17 +328,17 @@ class DaemonFactory:
     state: Path
     running: list[tuple[Any, aiohttp.ClientSession]] = field(default_factory=list)
 
-    async def start(
-        self, *, host: str = "127.0.0.1", token: str | None = None, **options: Any
-    ) -> Daemon:
+    async def start(self, *, host: str = "127.0.0.1", token: str = TOKEN, **options: Any) -> Daemon:
         builder, target = FakeBuilder(), FakeTarget()
         targets = {"docker": target, **options.pop("targets", {})}
         app = create_app(self.state, builder, targets, token, host=host, **options)
         runner, port = await serve(app, host, 0)
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))  # no hang
         self.running.append((runner, session))
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return Daemon(f"http://127.0.0.1:{port}", session, builder, target, self.state, headers)
+        headers = {"Authorization": f"Bearer {token}"}
+        return Daemon(
+            f"http://127.0.0.1:{port}", session, builder, target, self.state, headers, app[SERVICES]
+        )
 
     async def close(self) -> None:
         for runner, session in self.running:

@@ -227,7 +227,7 @@ async def test_apps_endpoints_follow_the_target_the_app_went_to(daemon: Daemon) 
     )
     assert connected == {"url": "http://127.0.0.1:9999"}
     status, deleted = await daemon.request("DELETE", "/v1/apps/hello/development")
-    assert deleted == {"deleted": True}
+    assert deleted == {"deleted": True, "prunedImages": []}
     status, answer = await daemon.request("GET", "/v1/apps/hello/development")
     assert status == 404 and "Nothing is deployed for hello" in answer["error"]
 
@@ -246,7 +246,8 @@ async def test_apps_endpoints_follow_the_target_the_app_went_to(daemon: Daemon) 
 async def test_errors_are_json_with_a_hint(
     daemon: Daemon, method, path, body, status, words
 ) -> None:
-    got, answer = await daemon.request(method, path, data=body)
+    headers = {**daemon.headers, "Content-Type": "application/json"}
+    got, answer = await daemon.request(method, path, data=body, headers=headers)
     assert got == status
     assert words in answer["error"] and "hint" in answer
 

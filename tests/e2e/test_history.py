@@ -39,6 +39,6 @@ def test_three_ups_are_listed_newest_first_and_survive_a_restart(
 
     log = draftd.draft("logs", listed[0]["buildId"])
     assert log.returncode == 0
-    assert "Step 5/9 : RUN pip install -r requirements.txt" in log.stdout
+    assert "Step 5/10 : RUN pip install -r requirements.txt" in log.stdout
     unknown = draftd.draft("logs", "b-aaaaaaaaaaaa")
     assert unknown.returncode == 1 and "no build b-aaaaaaaaaaaa" in unknown.stderr

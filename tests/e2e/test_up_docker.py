@@ -174,6 +174,30 @@ def test_logs_status_connect_and_delete(tmp_path: Path, draftd: Draftd) -> None:
     assert draftd.draft("delete", str(app)).stdout.strip() == "Nothing was deployed."
 
 
+def test_old_images_are_pruned_and_delete_prunes_the_rest(
+    tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
+) -> None:
+    app = scaffold(tmp_path / "app", "pruned-app", sync=False)
+    labelled = {"label": "sh.draft.app=pruned-app"}
+    for number in range(5):
+        set_greeting(app, f"Version {number}")
+        result = draftd.draft("up", str(app), "--no-watch")
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    deadline = time.monotonic() + 10  # draftd prunes just after each deploy
+    while len(docker_engine.images.list(filters=labelled)) > 3:
+        assert time.monotonic() < deadline, docker_engine.images.list(filters=labelled)
+        time.sleep(0.2)
+    deleted = draftd.draft("delete", str(app), "--prune-images", "1")
+    assert deleted.returncode == 0, deleted.stderr
+    assert deleted.stdout.splitlines()[:2] == [
+        "Deleted.",
+        "Removed 2 images of the app (kept the newest 1).",
+    ]
+    (kept,) = docker_engine.images.list(filters=labelled)
+    assert kept.labels["sh.draft.app"] == "pruned-app"
+    docker_engine.images.remove(kept.id, force=True)
+
+
 def test_docker_stopped_fails_fast_with_one_clear_sentence(tmp_path: Path, draftd: Draftd) -> None:
     app = scaffold(tmp_path / "app", "no-engine")
     draftd.extra_env["DOCKER_HOST"] = f"unix://{tmp_path}/no-docker.sock"

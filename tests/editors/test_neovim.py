@@ -174,6 +174,7 @@ def test_saving_redeploys_and_the_status_component_shows_the_url(
     """,
         settings={"daemonUrl": draftd.url},
         timeout=300,
+        env={"DRAFTD_STATE": str(draftd.state)},  # where draft-ls finds draftd's token
     )
     assert results["ready"], results
     assert results["status"] == f"Draft: ready {results['url']}", results

@@ -64,6 +64,7 @@ def test_create_edit_save_and_see_it_served_in_vscode(
         "APP": str(app),
         "DRAFT_LS": str(Path(sys.executable).parent / "draft-ls"),
         "DAEMON_URL": draftd.url,
+        "DRAFTD_STATE": str(draftd.state),  # where draft-ls finds draftd's token
         "WORK": str(tmp_path / "vscode"),
         "PLAYWRIGHT": str(PLAYWRIGHT),
         "SCREENSHOTS": str(screenshots),

@@ -4,8 +4,10 @@ playing an editor that can apply file-creating edits and shows progress."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
-from collections.abc import AsyncIterator
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,17 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 REPO = Path(__file__).resolve().parents[2]
+DRAFTD_STATE = Path(tempfile.gettempdir()) / f"draft-ls-tests-{os.getpid()}" / "state"
+"""The state folder of the draftd a test starts: the server reads draftd's token there."""
+
+
+@pytest.fixture
+def draftd_state() -> Iterator[Path]:
+    """An empty state folder for a draftd the language server will find (see DRAFTD_STATE)."""
+    shutil.rmtree(DRAFTD_STATE.parent, ignore_errors=True)
+    DRAFTD_STATE.parent.mkdir(parents=True)
+    yield DRAFTD_STATE
+    shutil.rmtree(DRAFTD_STATE.parent, ignore_errors=True)
 
 
 @pytest.fixture
@@ -28,7 +41,7 @@ def workspace(tmp_path: Path) -> Path:
 @pytest_lsp.fixture(
     config=ClientServerConfig(
         server_command=[sys.executable, "-m", "server"],
-        server_env={**os.environ, "DRAFT_NO_AUTOSTART": "1"},
+        server_env={**os.environ, "DRAFT_NO_AUTOSTART": "1", "DRAFTD_STATE": str(DRAFTD_STATE)},
     )
 )
 async def client(

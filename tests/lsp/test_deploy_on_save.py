@@ -25,10 +25,11 @@ pytestmark = [pytest.mark.docker, pytest.mark.asyncio]
 
 @pytest.fixture
 def draftd(
-    tmp_path: Path, docker_engine: docker.DockerClient, python_base_image: str
+    draftd_state: Path, docker_engine: docker.DockerClient, python_base_image: str
 ) -> Iterator[Draftd]:
-    """The shared draftd fixture's twin on a port fixed at import (the client's settings name it)."""
-    daemon = Draftd(tmp_path / "state", PORT)
+    """The shared draftd fixture's twin on a port fixed at import (the client's settings name
+    it), with its state where the server looks for the token."""
+    daemon = Draftd(draftd_state, PORT)
     daemon.start()
     with removing_new_containers(docker_engine):
         yield daemon
