@@ -51,7 +51,7 @@ def test_draftd_state_is_in_draft_home_for_draftd_the_client_and_draft_home(
     (state / "draftd.json").write_text('{"url": "http://127.0.0.1:7999"}')
     (state / "token").write_text("secret\n")
     assert configured_url() == "http://127.0.0.1:7999", "the client finds draftd there"
-    assert configured_token() == "secret"
+    assert configured_token("http://127.0.0.1:7999") == "secret", "and its token"
 
 
 def test_config_set_get_list_unset(capsys: pytest.CaptureFixture[str], draft_home: Path) -> None:
