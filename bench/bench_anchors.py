@@ -36,8 +36,9 @@ and the tool's idle CPU (% of one core) and resident memory over `--idle-seconds
 edits, summed over its processes (Draft: draftd and `draft up --watch`; children included).
 
 Results: bench/results/anchors.json, keyed target → tool → figure; a figure a tool cannot give
-is null with a "why"; each tool's output goes to bench/results/anchors-logs/. Everything the bench creates (namespaces, containers, images it or the
-tools tagged, processes) is removed at the end.
+is null with a "why"; each tool's output goes to bench/results/anchors-logs/. Everything the
+bench creates (namespaces, containers, images it or the tools tagged, processes) is removed at
+the end.
 """
 
 from __future__ import annotations
@@ -340,7 +341,7 @@ def anchor_app(app: Path, *, reloader: bool) -> None:
             "PORT=8080 \\\n    FLASK_DEBUG=1\n",
         )
         requirements = app / "requirements.txt"
-        requirements.write_text(requirements.read_text() + "watchdog\n")
+        requirements.write_text(requirements.read_text() + "watchdog==6.0.0\n")
     dockerfile.write_text(text)
 
 
