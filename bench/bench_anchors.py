@@ -646,7 +646,7 @@ def measure(
             requirements = (run_.app / "requirements.txt").read_text()
             source = greeting_source(run_.app, text)
             start = time.monotonic()
-            replace_file(run_.app / "requirements.txt", requirements + f"# rebuild {edit}\n")
+            replace_file(run_.app / "requirements.txt", requirements + f"# {name} rebuild {edit}\n")
             replace_file(run_.app / "app.py", source)
             wait_for(url, text, EDIT_TIMEOUT, run_.alive)
             rebuild_times.append(time.monotonic() - start)
