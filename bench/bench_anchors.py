@@ -183,17 +183,19 @@ def greeting_source(app: Path, text: str) -> str:
     )
 
 
-def wait_for(url: str, text: str, timeout: float, alive: Callable[[], str | None]) -> None:
+def wait_for(
+    url: Callable[[], str], text: str, timeout: float, alive: Callable[[], str | None]
+) -> None:
     deadline = time.monotonic() + timeout
     polls = 0
-    while fetch(url) != text:
+    while fetch(url()) != text:
         polls += 1
         if polls % 100 == 0:
             gone = alive()
             if gone:
-                raise RuntimeError(f"waiting for {text!r} at {url}: {gone}")
+                raise RuntimeError(f"waiting for {text!r} at {url()}: {gone}")
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} never answered {text!r} within {timeout:.0f} s")
+            raise RuntimeError(f"{url()} never answered {text!r} within {timeout:.0f} s")
         time.sleep(0.01)
 
 
@@ -291,6 +293,10 @@ class Tool:
     def start(self, run_: Run) -> str:
         """Start the tool; return the URL the app will answer on."""
         raise NotImplementedError
+
+    def current_url(self, run_: Run, first: str) -> str:
+        """Where the app answers now (the URL the tool printed last)."""
+        return first
 
     def roots(self, run_: Run) -> list[int]:
         assert run_.process is not None
@@ -393,6 +399,12 @@ class Draft(Tool):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"draft up printed no URL:\n{tail(run_.log)}")
             time.sleep(0.01)
+
+    def current_url(self, run_: Run, first: str) -> str:
+        # Draft promises one URL across redeploys; should it print another, a user would
+        # follow it, and so does the bench (measure() records every URL seen).
+        printed = re.findall(r"ready at (http://\S+)", run_.log.read_text(errors="replace"))
+        return printed[-1] if printed else first
 
     def daemon_pid(self, run_: Run) -> int | None:
         info = self._state(run_) / "draftd.json"
@@ -613,6 +625,7 @@ def measure(
             continue
         print(f"--- {file}\n{text.rstrip()}")
     started_at = time.monotonic()
+    urls_seen: list[str] = []
     try:
         # Every tool starts with its image's layers cached (pip's downloads are not the
         # tools' cost); the tag is removed afterwards, the layers stay for the tool.
@@ -620,8 +633,17 @@ def measure(
         if target == "kubernetes" and tool.name == "tilt":
             kubectl(setup, "create", "namespace", run_.namespace)  # helm() does not create it
         started = time.monotonic()
-        url = tool.start(run_)
-        print(f"--- command\n{' '.join(run_.command)}\n(url {url}, log {run_.log})", flush=True)
+        first_url = tool.start(run_)
+        urls_seen.append(first_url)
+
+        def url() -> str:
+            now = tool.current_url(run_, first_url)
+            if now != urls_seen[-1]:
+                urls_seen.append(now)
+                print(f"  !! the app's URL changed: {urls_seen[-2]} → {now}", flush=True)
+            return now
+
+        print(f"--- command\n{' '.join(run_.command)}\n(url {first_url}, log {run_.log})")
         wait_for(url, "Hello World!", FIRST_DEPLOY_TIMEOUT, run_.alive)
         figures["first_deploy_s"] = round(time.monotonic() - started, 3)
         print(f"first deploy: {figures['first_deploy_s']:.2f} s", flush=True)
@@ -684,6 +706,8 @@ def measure(
         why.setdefault("rebuild_median_s", "not measured (--rebuild-edits 0)")
     if why:
         figures["why"] = why
+    if len(urls_seen) > 1:
+        figures["urls_seen"] = urls_seen  # the app's URL changed during the run
     if run_.command:
         figures["command"] = " ".join([Path(run_.command[0]).name, *run_.command[1:]])
     figures["config"] = {
