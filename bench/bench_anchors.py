@@ -85,7 +85,8 @@ FIGURES = (
 )
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 FIRST_DEPLOY_TIMEOUT = 600.0
-EDIT_TIMEOUT = 180.0
+EDIT_TIMEOUT = 180.0  # a rebuild, pip install included
+SYNC_TIMEOUT = 90.0
 LOGS = REPO / "bench" / "results" / "anchors-logs"
 
 
@@ -197,6 +198,34 @@ def wait_for(
         if time.monotonic() > deadline:
             raise RuntimeError(f"{url()} never answered {text!r} within {timeout:.0f} s")
         time.sleep(0.01)
+
+
+def timed_edit(
+    url: Callable[[], str], text: str, timeout: float, alive: Callable[[], str | None]
+) -> str | None:
+    """Wait for the edit to be served; the reason when it is not (the tool still running: the
+    next edit is measured; the tool gone: the run stops)."""
+    try:
+        wait_for(url, text, timeout, alive)
+    except RuntimeError as error:
+        if alive():
+            raise
+        return str(error)
+    return None
+
+
+def record(
+    figures: dict[str, Any], why: dict[str, str], path: str, times: list[float], failed: list[str]
+) -> None:
+    """Median and p90 of the edits that were served; the ones that never were, counted."""
+    if times:
+        figures[f"{path}_median_s"], figures[f"{path}_p90_s"] = summary(times)
+    figures[f"{path}_samples_s"] = [round(t, 3) for t in times]
+    if failed:
+        figures[f"{path}_failed_edits"] = len(failed)
+        why[f"{path}_failed_edits"] = f"{len(failed)} of {len(times) + len(failed)}: {failed[0]}"
+        if not times:
+            why[f"{path}_median_s"] = failed[0]
 
 
 def run(*command: str, env: dict[str, str] | None = None, timeout: float = 600) -> str:
@@ -650,19 +679,23 @@ def measure(
         time.sleep(3)  # let the tool finish its own post-deploy work (status checks, logs)
 
         sync_times = []
+        sync_failures: list[str] = []
         for edit in range(edits):
             text = f"{tool.name} edit {edit}"
             source = greeting_source(run_.app, text)
             start = time.monotonic()
             replace_file(run_.app / "app.py", source)
-            wait_for(url, text, EDIT_TIMEOUT, run_.alive)
+            if failed := timed_edit(url, text, SYNC_TIMEOUT, run_.alive):
+                sync_failures.append(failed)
+                print(f"  save → served {edit}: FAILED: {failed}", flush=True)
+                continue
             sync_times.append(time.monotonic() - start)
             print(f"  save → served {edit}: {sync_times[-1]:.3f} s", flush=True)
             time.sleep(1)
-        figures["sync_median_s"], figures["sync_p90_s"] = summary(sync_times)
-        figures["sync_samples_s"] = [round(t, 3) for t in sync_times]
+        record(figures, why, "sync", sync_times, sync_failures)
 
         rebuild_times = []
+        rebuild_failures: list[str] = []
         for edit in range(rebuild_edits):
             text = f"{tool.name} rebuild {edit}"
             requirements = (run_.app / "requirements.txt").read_text()
@@ -670,13 +703,15 @@ def measure(
             start = time.monotonic()
             replace_file(run_.app / "requirements.txt", requirements + f"# {name} rebuild {edit}\n")
             replace_file(run_.app / "app.py", source)
-            wait_for(url, text, EDIT_TIMEOUT, run_.alive)
+            if failed := timed_edit(url, text, EDIT_TIMEOUT, run_.alive):
+                rebuild_failures.append(failed)
+                print(f"  rebuild → served {edit}: FAILED: {failed}", flush=True)
+                continue
             rebuild_times.append(time.monotonic() - start)
             print(f"  rebuild → served {edit}: {rebuild_times[-1]:.3f} s", flush=True)
             time.sleep(2)
-        if rebuild_times:
-            figures["rebuild_median_s"], figures["rebuild_p90_s"] = summary(rebuild_times)
-            figures["rebuild_samples_s"] = [round(t, 3) for t in rebuild_times]
+        if rebuild_edits:
+            record(figures, why, "rebuild", rebuild_times, rebuild_failures)
 
         time.sleep(5)
         cpu, rss, processes = idle_usage(tool.roots(run_), idle_seconds)
@@ -691,7 +726,7 @@ def measure(
             traceback.print_exc()
         for key in ("first_deploy_s", "sync_median_s", "rebuild_median_s", "idle_cpu_pct"):
             if key not in figures:
-                why[key] = message
+                why.setdefault(key, message)
     finally:
         try:
             tool.stop(run_)
