@@ -851,6 +851,38 @@ def print_table(results: dict[str, dict[str, dict[str, Any]]]) -> None:
                 print(f"{'':<22}{key}: {reason.splitlines()[0][:200]}")
 
 
+def markdown_table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """The README's table: one row per target and tool, seconds and MB, "—" where null."""
+
+    def cell(figures: dict[str, Any], key: str, unit: str = "") -> str:
+        value = figures.get(key)
+        if value is None:
+            return "—"
+        failed = key.endswith("median_s") and figures.get(key.replace("median_s", "failed_edits"))
+        return f"{value}{unit}" + (f" ({failed} not served)" if failed else "")
+
+    lines = [
+        "| target | tool | save → served, median (p90) | rebuild → served, median (p90) "
+        "| first deploy | idle CPU | idle memory |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for target in TARGETS:
+        for tool, figures in results.get(target, {}).items():
+            sync = cell(figures, "sync_median_s", " s")
+            if figures.get("sync_p90_s") is not None:
+                sync += f" ({figures['sync_p90_s']} s)"
+            rebuild = cell(figures, "rebuild_median_s", " s")
+            if figures.get("rebuild_p90_s") is not None:
+                rebuild += f" ({figures['rebuild_p90_s']} s)"
+            lines.append(
+                f"| {target} | {tool} {(figures.get('version') or '').split(',')[0]} | {sync} "
+                f"| {rebuild} | "
+                f"{cell(figures, 'first_deploy_s', ' s')} | {cell(figures, 'idle_cpu_pct', ' %')} "
+                f"| {cell(figures, 'idle_rss_mb', ' MB')} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", choices=TARGETS, help="one target (default: both)")
@@ -861,7 +893,13 @@ def main() -> None:
     parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset")
     parser.add_argument("--idle-seconds", type=float, default=20)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the results file as a table; run nothing"
+    )
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown_table(json.loads(args.output.read_text())))
+        return
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     unknown = set(tools) - set(TOOLS)
     if unknown:
