@@ -308,6 +308,7 @@ class Run:
 
 class Tool:
     name = ""
+    watching = ""  # what the tool prints once it watches the files (a regex), if anything
 
     def __init__(self, setup: Setup) -> None:
         self.setup = setup
@@ -382,6 +383,7 @@ def anchor_app(app: Path, *, reloader: bool) -> None:
 
 class Draft(Tool):
     name = "draft"
+    watching = r"^Watching .* for changes"
 
     def version(self) -> str:
         out = run(sys.executable, "-m", "draft.cli", "--version")
@@ -463,6 +465,7 @@ class Draft(Tool):
 
 class Skaffold(Tool):
     name = "skaffold"
+    watching = r"^Watching for changes\.\.\."  # its port-forward answers before it watches
 
     def version(self) -> str:
         return run(str(self.setup.bins["skaffold"]), "version").strip()
@@ -676,6 +679,11 @@ def measure(
         wait_for(url, "Hello World!", FIRST_DEPLOY_TIMEOUT, run_.alive)
         figures["first_deploy_s"] = round(time.monotonic() - started, 3)
         print(f"first deploy: {figures['first_deploy_s']:.2f} s", flush=True)
+        deadline = time.monotonic() + 60
+        while tool.watching and not re.search(tool.watching, run_.log.read_text(), re.M):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{tool.name} never said it watches the files")
+            time.sleep(0.05)
         time.sleep(3)  # let the tool finish its own post-deploy work (status checks, logs)
 
         sync_times = []
