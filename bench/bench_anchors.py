@@ -263,6 +263,7 @@ class Setup:
     bins: dict[str, Path]
     kubectl: Path | None
     home: Path
+    draft_watch_delay: float = 0
 
     def env(self, target: str) -> dict[str, str]:
         path = [str(p.parent) for p in self.bins.values()]
@@ -394,7 +395,11 @@ class Draft(Tool):
         return f"{out.strip().split()[-1]} ({commit})" if commit else out.strip().split()[-1]
 
     def prepare(self, run_: Run) -> None:
-        settings: dict[str, object] = {"watch_delay": 0, "sync": True, "target": run_.target}
+        settings: dict[str, object] = {
+            "watch_delay": self.setup.draft_watch_delay,
+            "sync": True,
+            "target": run_.target,
+        }
         if run_.target == "kubernetes":
             settings.update(namespace=run_.namespace, registry=REGISTRY)
         scaffold(run_.app, run_.name, **settings)
@@ -902,6 +907,12 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=20)
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(
+        "--draft-watch-delay",
+        type=float,
+        default=0,
+        help="Draft's watch_delay (default 0, its minimum)",
+    )
+    parser.add_argument(
         "--markdown", action="store_true", help="print the results file as a table; run nothing"
     )
     args = parser.parse_args()
@@ -924,7 +935,7 @@ def main() -> None:
         work = Path(folder)
         home = work / "home"
         home.mkdir()
-        setup = Setup(work, uuid.uuid4().hex[:5], bins, kubectl_path, home)
+        setup = Setup(work, uuid.uuid4().hex[:5], bins, kubectl_path, home, args.draft_watch_delay)
         classes: dict[str, type[Tool]] = {"draft": Draft, "skaffold": Skaffold, "tilt": Tilt}
         for target in targets:
             row = results.setdefault(target, {})
