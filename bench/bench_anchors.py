@@ -897,6 +897,9 @@ def markdown_table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
 
 
 def main() -> None:
+    # Started in the background, a shell hands its jobs SIGINT ignored, which the tools would
+    # inherit and Ctrl-C-style stops (how each is stopped) would not reach them.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", choices=TARGETS, help="one target (default: both)")
     parser.add_argument("--edits", type=int, default=10, help="app.py edits per tool")
