@@ -10,7 +10,14 @@ from typing import Any
 from draft.configschema import KEYS
 
 OUT = Path(__file__).resolve().parents[1] / "editors" / "vscode" / "schemas" / "draft.schema.json"
-JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+JSON_TYPES = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+}
 
 
 def key_schema(spec: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import io
 import json
 import sys
 import tarfile
+from pathlib import Path
 
 
 def blob(data: bytes) -> tuple[str, bytes]:
@@ -21,7 +22,7 @@ def main() -> None:
     with tarfile.open(fileobj=layer_buf, mode="w", format=tarfile.PAX_FORMAT) as layer:
         info = layer.gettarinfo(binary, arcname="pause")
         info.mode, info.uid, info.gid, info.uname, info.gname, info.mtime = 0o755, 0, 0, "", "", 0
-        with open(binary, "rb") as handle:
+        with Path(binary).open("rb") as handle:
             layer.addfile(info, handle)
     layer_digest, layer_data = blob(layer_buf.getvalue())
     config = {
