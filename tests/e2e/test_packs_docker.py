@@ -1,0 +1,51 @@
+"""Each pack whose base images this machine can make (scripts/build-base-images.sh) deployed
+end to end on the local Docker engine from its example, as a new user would: `draft create`,
+`draft up`, the URL answers. Packs with more to prove: node's app is PID 1 and a clean stop
+exits 0; php serves its app but never composer.json or vendor/."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import docker
+import pytest
+from kit import Draftd, scaffold, wait_for_text
+
+pytestmark = pytest.mark.docker
+
+PROVEN_ON_DOCKER = ["python", "node", "go", "rust", "php", "erlang"]
+"""The packs CI deploys end to end here (README's pack table, "tested end to end here")."""
+
+
+def status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+@pytest.mark.parametrize("pack", PROVEN_ON_DOCKER)
+def test_the_example_serves_on_docker(
+    pack: str, tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
+) -> None:
+    app = scaffold(tmp_path / "app", f"e2e-{pack}", example=pack, target="docker")
+    up = draftd.draft("up", str(app), "--no-watch", timeout=900)
+    assert up.returncode == 0, up.stderr[-3000:]
+    url = up.stdout.strip().splitlines()[-1]
+    wait_for_text(url, "Hello World!", timeout=60)
+
+    container = docker_engine.containers.get(f"draft-e2e-{pack}-development")
+    if pack == "php":
+        assert status_of(url + "/composer.json") in (403, 404)
+        assert status_of(url + "/vendor/autoload.php") in (403, 404)
+    if pack == "node":
+        top = container.top(ps_args="-o pid,args")["Processes"]
+        assert [args for pid, args in top if pid == str(container.attrs["State"]["Pid"])] == [
+            "node server.js"
+        ], top
+        container.stop(timeout=10)
+        container.reload()
+        assert container.attrs["State"]["ExitCode"] == 0, "a clean SIGTERM is a clean exit"
