@@ -12,7 +12,9 @@
 # from its tag). The host's CA bundle is copied in, because TLS to PyPI/npm goes through this
 # network's intercepting proxy.
 #
-# Usage: build-base-images.sh [--all | IMAGE...]   (default: the python pack's images)
+# Usage: build-base-images.sh [--all | IMAGE...]
+# Default: the images of the packs CI deploys end to end (PROVEN below; the tests' lists
+# PROVEN_ON_DOCKER and PROVEN_ON_CLUSTER, and the README's pack table, say the same).
 # --all builds every stand-in it can, one after the other, never stopping at a failure, and
 # reports at the end what it built, what failed (with the log to read) and what it cannot make.
 # Exit status: 1 when a stand-in failed to build, else 0 (unknown images are only reported).
@@ -43,9 +45,10 @@ images_of_pack() {  # the `images` list of a pack.toml
     python3 -c 'import sys, tomllib; print("\n".join(tomllib.load(open(sys.argv[1], "rb")).get("images", [])))' "$1"
 }
 
+PROVEN=(python node go rust php erlang)
 wanted=()
 if [[ $# -eq 0 ]]; then
-    mapfile -t wanted < <(images_of_pack "$repo/packs/python/pack.toml")
+    mapfile -t wanted < <(for p in "${PROVEN[@]}"; do images_of_pack "$repo/packs/$p/pack.toml"; done | sort -u)
 elif [[ $1 == --all ]]; then
     mapfile -t wanted < <(for p in "$repo"/packs/*/pack.toml; do images_of_pack "$p"; done | sort -u)
 else
