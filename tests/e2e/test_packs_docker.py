@@ -49,3 +49,19 @@ def test_the_example_serves_on_docker(
         container.stop(timeout=10)
         container.reload()
         assert container.attrs["State"]["ExitCode"] == 0, "a clean SIGTERM is a clean exit"
+
+
+def test_a_python_app_with_pyproject_toml_and_main_py_serves(
+    tmp_path: Path, draftd: Draftd
+) -> None:
+    """The python pack detects pyproject.toml apps: it installs their [project] dependencies
+    (no requirements.txt needed) and runs main.py when there is no app.py."""
+    app = scaffold(tmp_path / "app", "e2e-pyproject", target="docker")
+    (app / "requirements.txt").unlink()
+    (app / "app.py").rename(app / "main.py")
+    (app / "pyproject.toml").write_text(
+        '[project]\nname = "hello"\nversion = "1.0"\ndependencies = ["flask>=3"]\n'
+    )
+    up = draftd.draft("up", str(app), "--no-watch", timeout=600)
+    assert up.returncode == 0, up.stderr[-3000:]
+    wait_for_text(up.stdout.strip().splitlines()[-1], "Hello World!", timeout=60)
