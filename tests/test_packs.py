@@ -318,3 +318,19 @@ def test_the_user_comes_from_pack_toml_and_a_chart_value_can_change_it(tmp_path:
     )
     problems = chart.check_values(app / "chart", release="node-app", namespace="default")
     assert problems and "runAsUser" in str(problems[0]), problems
+
+
+@pytest.mark.parametrize("name", PACKS)
+def test_the_app_listens_on_the_port_the_chart_sets(name: str) -> None:
+    """The chart sets PORT; no pack bakes its port into the server's own settings (csharp's
+    ASPNETCORE_HTTP_PORTS, php's Apache Listen), so changing containerPort moves the app."""
+    pack = packs.find_pack(name)
+    dockerfile = (pack.path / "Dockerfile").read_text()
+    assert re.search(rf"\bPORT={pack.port}\b", dockerfile), "PORT's default"
+    assert not re.search(
+        rf"(Listen|HTTP_PORTS=|:){pack.port}\b(?!/)", dockerfile.split("\nFROM")[-1]
+    )
+    if name == "csharp":
+        assert 'ASPNETCORE_HTTP_PORTS=\\"$PORT\\"' in dockerfile
+    if name == "php":
+        assert "Listen ${PORT}" in dockerfile and "<VirtualHost *:${PORT}>" in dockerfile
