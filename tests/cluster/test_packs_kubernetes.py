@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import docker
+import docker.errors
 import pytest
 from cluster_kit import Cluster
-from kit import Draftd, scaffold, wait_for_text
+from kit import Draftd, missing, scaffold, wait_for_text
 
 from draft import packs
 
@@ -18,11 +20,25 @@ PROVEN_ON_CLUSTER = ["python", "node", "go", "rust", "php", "erlang"]
 """The packs CI deploys end to end on the cluster (README's pack table)."""
 
 
+def needs_base_images(pack: str) -> None:
+    """The pack's base images (or their stand-ins) on this engine, else missing()."""
+    engine = docker.from_env()
+    try:
+        for image in packs.find_pack(pack).images:
+            try:
+                engine.images.get(image)
+            except docker.errors.ImageNotFound:
+                missing(f"the {image} image or its local stand-in")
+    finally:
+        engine.close()
+
+
 @pytest.mark.parametrize("pack", PROVEN_ON_CLUSTER)
 def test_the_example_serves_on_the_cluster_under_restricted(
     pack: str, tmp_path: Path, cluster: Cluster, cluster_draftd: Draftd,
     restricted_namespace: str, registry: str,
 ) -> None:  # fmt: skip
+    needs_base_images(pack)
     name = f"k8s-{pack}"
     app = scaffold(
         tmp_path / "app", name, example=pack, namespace=restricted_namespace,

@@ -10,8 +10,11 @@ import urllib.request
 from pathlib import Path
 
 import docker
+import docker.errors
 import pytest
-from kit import Draftd, scaffold, wait_for_text
+from kit import Draftd, missing, scaffold, wait_for_text
+
+from draft import packs
 
 pytestmark = pytest.mark.docker
 
@@ -27,10 +30,24 @@ def status_of(url: str) -> int:
         return int(error.code)
 
 
+def needs_base_images(pack: str) -> None:
+    """The pack's base images (or their stand-ins) on this engine, else missing()."""
+    engine = docker.from_env()
+    try:
+        for image in packs.find_pack(pack).images:
+            try:
+                engine.images.get(image)
+            except docker.errors.ImageNotFound:
+                missing(f"the {image} image or its local stand-in")
+    finally:
+        engine.close()
+
+
 @pytest.mark.parametrize("pack", PROVEN_ON_DOCKER)
 def test_the_example_serves_on_docker(
     pack: str, tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
 ) -> None:
+    needs_base_images(pack)
     app = scaffold(tmp_path / "app", f"e2e-{pack}", example=pack, target="docker")
     up = draftd.draft("up", str(app), "--no-watch", timeout=900)
     assert up.returncode == 0, up.stderr[-3000:]
