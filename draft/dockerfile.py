@@ -145,6 +145,8 @@ def _user_problems(path: Path, stage: list[_Line], facts: PodFacts) -> list[Diag
     last = users[-1]
     user = last.value.strip().split(":")[0]
     where = last.range_of(last.value.strip())
+    if "$" in user:
+        return []  # `USER $APP_UID`: the build resolves it; Draft cannot tell what to
     if user in ROOT_USERS and facts.run_as_non_root and facts.run_as_user is None:
         return [
             _warn(path, where, "dockerfile-user-root",

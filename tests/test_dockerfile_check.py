@@ -78,7 +78,10 @@ def test_root_or_a_user_other_than_the_charts_is_flagged(tmp_path: Path) -> None
     assert [d["code"] for d in found] == ["dockerfile-user-mismatch"]
     assert "user 1000" in found[0]["message"]
 
-    edit(app / "Dockerfile", "USER 2000", "USER root")
+    edit(app / "Dockerfile", "USER 2000", "USER $APP_UID")
+    assert draft_check(app) == (0, []), "a variable: the build resolves it, Draft cannot"
+
+    edit(app / "Dockerfile", "USER $APP_UID", "USER root")
     edit(app / "chart" / "values.yaml", "  runAsUser: 1000\n  runAsGroup: 1000\n", "")
     edit(app / "chart" / "values.yaml", "securityContext:\n", "")
     _, found = draft_check(app)
