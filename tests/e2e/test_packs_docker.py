@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
 import docker
@@ -31,14 +32,18 @@ def status_of(url: str) -> int:
 
 
 def needs_base_images(pack: str) -> None:
-    """The pack's base images (or their stand-ins) on this engine, else missing()."""
+    """The pack's base images (or their stand-ins) on this engine, else missing(); a stand-in
+    that is not its tag's version says so in the test report (a warning)."""
     engine = docker.from_env()
     try:
         for image in packs.find_pack(pack).images:
             try:
-                engine.images.get(image)
+                found = engine.images.get(image)
             except docker.errors.ImageNotFound:
                 missing(f"the {image} image or its local stand-in")
+            really = (found.labels or {}).get("sh.draft.stand-in.version")
+            if really:
+                warnings.warn(f"{pack}: {image} is a local stand-in: {really}", stacklevel=2)
     finally:
         engine.close()
 
