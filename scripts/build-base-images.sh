@@ -101,6 +101,14 @@ apt_install() {
     echo "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $* && rm -rf /var/lib/apt/lists/*"
 }
 
+# The JVM reads its own trust store, not the CA bundle: put the host's CAs (this network's
+# intercepting proxy among them) into it, so Maven and Gradle reach their registries over TLS.
+trust_host_cas_for_java() {
+    echo "RUN mkdir -p /usr/local/share/ca-certificates/host && cd /usr/local/share/ca-certificates/host \\"
+    echo "    && awk '/BEGIN CERTIFICATE/ { n++ } n { print > (\"host-\" n \".crt\") }' $cert \\"
+    echo "    && update-ca-certificates >/dev/null"
+}
+
 # The Dockerfile (after `FROM debian:bookworm-slim`) standing in for an image, by name without
 # the tag; the `version:` line on stdout's first line says what it really is. Nothing: unknown.
 recipe_for() {
@@ -139,14 +147,17 @@ recipe_for() {
         maven)
             echo "version: Debian's Maven 3.8 on OpenJDK 17"
             apt_install maven openjdk-17-jdk-headless
+            trust_host_cas_for_java
             ;;
         gradle)
             echo "version: Debian's Gradle 4.4 on OpenJDK 17 (too old for Kotlin build scripts)"
             apt_install gradle openjdk-17-jdk-headless
+            trust_host_cas_for_java
             ;;
         eclipse-temurin)
             echo "version: Debian's OpenJDK 17 JRE"
             apt_install openjdk-17-jre-headless
+            trust_host_cas_for_java
             ;;
         ruby)
             echo "version: Debian's Ruby 3.1"
