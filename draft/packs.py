@@ -65,6 +65,21 @@ class Probes:
 
 
 @dataclass(frozen=True)
+class RunAs:
+    """A numeric, non-root user and group (`runAsUser`, `runAsGroup`)."""
+
+    uid: int
+    gid: int
+
+    def __str__(self) -> str:
+        return f"{self.uid}:{self.gid}"
+
+
+DEFAULT_USER = RunAs(10001, 10001)
+"""The user a pack's image runs as when its pack.toml names none."""
+
+
+@dataclass(frozen=True)
 class Pack:
     name: str
     path: Path
@@ -82,6 +97,10 @@ class Pack:
     probes: Probes = Probes()
     resources: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: DEFAULT_RESOURCES)
     """pack.toml's `[resources]`: the container's `requests` and `limits` (the chart's)."""
+    user: RunAs = field(default_factory=lambda: DEFAULT_USER)
+    """pack.toml's `user = "UID:GID"`: the numeric user the image's `USER` names, which the
+    chart's securityContext runs the app as (the kubelet cannot check a named user is not
+    root, and the "restricted" Pod Security level requires a non-root one)."""
 
     @property
     def builtin(self) -> bool:
@@ -139,7 +158,7 @@ def load_pack(folder: Path, source: str = "builtin") -> Pack:
         raise PackError(
             f"{manifest} is malformed ({exc}).",
             "It needs name, description, port, images and a [detect] table; "
-            "[probes] and [resources] are optional.",
+            "user, [probes] and [resources] are optional.",
         ) from exc
 
 
@@ -163,7 +182,20 @@ def _pack_from_toml(raw: dict[str, Any], folder: Path, source: str) -> Pack:
         source=source,
         probes=_probes(raw.get("probes", {})),
         resources=_resources(raw.get("resources", DEFAULT_RESOURCES)),
+        user=_user(raw.get("user", str(DEFAULT_USER))),
     )
+
+
+def _user(raw: Any) -> RunAs:
+    """`"UID:GID"` (or `"UID"`, the group then the same number), both numeric and not 0."""
+    match = re.fullmatch(r"([0-9]+)(?::([0-9]+))?", raw) if isinstance(raw, str) else None
+    if match is None:
+        raise ValueError(f'user must be a numeric "UID:GID" such as "10001:10001", not {raw!r}')
+    uid = int(match[1])
+    gid = int(match[2]) if match[2] is not None else uid
+    if uid == 0 or gid == 0 or uid > 2**31 - 1 or gid > 2**31 - 1:
+        raise ValueError(f"user must not be root (0) and at most 2147483647: {raw!r}")
+    return RunAs(uid, gid)
 
 
 def _probes(raw: Any) -> Probes:

@@ -39,7 +39,8 @@ class ScaffoldResult:
 
 def template_variables(pack: Pack, app_name: str) -> dict[str, object]:
     """What `.j2` files (the pack's and the shared chart's) may use: the pack's own variables,
-    then Draft's: `app_name`, `pack`, and pack.toml's `port`, `probes` and `resources`."""
+    then Draft's: `app_name`, `pack`, and pack.toml's `port`, `probes`, `resources` and `user`
+    (`uid`, `gid`)."""
     return {
         **pack.variables,
         "app_name": app_name,
@@ -47,6 +48,7 @@ def template_variables(pack: Pack, app_name: str) -> dict[str, object]:
         "pack": pack.name,
         "probes": dataclasses.asdict(pack.probes),
         "resources": {kind: dict(amounts) for kind, amounts in pack.resources.items()},
+        "user": dataclasses.asdict(pack.user),
     }
 
 

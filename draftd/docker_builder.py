@@ -13,17 +13,21 @@ import re
 import socket
 import urllib.error
 import urllib.request
+from collections import deque
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any, BinaryIO
 
 import docker
 import docker.errors
 
+from draftd import build_failures
 from draftd.builder import APP_LABEL, BuildFailed, Log, ProgressReport, PushFailed
 from draftd.engine import CONNECT_TIMEOUT, connect_api, engine_unavailable
 from draftd.model import Image
 
 BUILD_TIMEOUT = 3600
+RECENT_LINES = 40
+"""Output lines of the failing step kept to tell a network failure from the app's."""
 _STEP = re.compile(r"^Step \d+/\d+ : ")
 
 
@@ -93,14 +97,14 @@ class DockerBuilder:
                 forcerm=True,
                 decode=True,
             )
+            recent: deque[str] = deque(maxlen=RECENT_LINES)
             for line, error in _build_lines(stream):
                 if error is not None:
-                    where = f"{step} failed: " if step else "the build failed: "
-                    raise BuildFailed(
-                        f"{where}{error}", "Fix the Dockerfile or the app and save again."
-                    )
+                    raise BuildFailed(*build_failures.explain(step, error, list(recent)))
                 if _STEP.match(line):
                     step = line
+                    recent.clear()
+                recent.append(line)
                 log(line)
         except docker.errors.APIError as error:
             raise BuildFailed(
@@ -179,9 +183,9 @@ def _build_lines(stream: Iterator[dict[str, Any]]) -> Iterator[tuple[str, str | 
     pending = ""
     for message in stream:
         if "error" in message:
-            yield "", str(message.get("error", "")).strip()
+            yield "", build_failures.strip_escapes(str(message.get("error", ""))).strip()
             return
-        pending += str(message.get("stream", ""))
+        pending += build_failures.strip_escapes(str(message.get("stream", "")))
         *complete, pending = pending.split("\n")
         for line in complete:
             if line.strip():

@@ -2,50 +2,60 @@
 # Local stand-ins for the official base images the packs build FROM.
 #
 # These machines have no route to Docker Hub, so `FROM python:3.12-slim` cannot pull.
-# A stand-in is a Debian bookworm root made with debootstrap, holding the language's
-# Debian packages, imported under the official name; the legacy builder then uses the
-# local image and never pulls. Packs stay unmodified. Each stand-in carries the label
-# sh.draft.stand-in=true. The host's CA bundle is copied in, because TLS to PyPI/npm
-# goes through this network's intercepting proxy.
+# debian:bookworm-slim is a Debian bookworm root made with debootstrap from the Debian mirror
+# in this machine's own apt sources; every other stand-in is built FROM it with the language's
+# Debian packages (or, for Go, the tagged toolchain from the Go module proxy), set up like the
+# official image where that matters to a pack (the `node` user with uid 1000, Apache with
+# apache2-foreground in php), and tagged with the official name: the legacy builder then uses
+# the local image and never pulls. Packs stay unmodified. Each stand-in carries the label
+# sh.draft.stand-in=true and sh.draft.stand-in.version (what it really is, when that differs
+# from its tag). The host's CA bundle is copied in, because TLS to PyPI/npm goes through this
+# network's intercepting proxy.
 #
-# Usage: build-base-images.sh [--all | IMAGE...]   (default: the python pack's images)
-# Env: XDG_CACHE_HOME (rootfs tarballs are cached under $XDG_CACHE_HOME/draft/stand-ins)
+# Usage: build-base-images.sh [--all | IMAGE...]
+# Default: the images of the packs CI deploys end to end (PROVEN below; the tests' lists
+# PROVEN_ON_DOCKER and PROVEN_ON_CLUSTER, and the README's pack table, say the same).
+# --all builds every stand-in it can, one after the other, never stopping at a failure, and
+# reports at the end what it built, what failed (with the log to read) and what it cannot make.
+# Exit status: 1 when a stand-in failed to build, else 0 (unknown images are only reported).
+# Env: XDG_CACHE_HOME (the debian root tarball and logs: $XDG_CACHE_HOME/draft/stand-ins),
+#      DEBIAN_MIRROR (default: the first Debian URI of this machine's apt sources).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/draft/stand-ins
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+cert=/etc/ssl/certs/ca-certificates.crt
 mkdir -p "$cache"
+work=$(mktemp -d -t draft-stand-ins.XXXXXX)
+trap 'rm -rf "$work"' EXIT
 
-# The Debian packages standing in for each official image (by name without the tag).
-packages_for() {
-    case $1 in
-        python) echo "python3,python3-pip,python3-venv" ;;
-        node) echo "nodejs,npm" ;;
-        golang) echo "golang,git" ;;
-        maven) echo "maven,default-jdk-headless" ;;
-        gradle) echo "gradle,default-jdk-headless" ;;
-        eclipse-temurin) echo "default-jre-headless" ;;
-        ruby) echo "ruby,ruby-dev,bundler,build-essential" ;;
-        php) echo "php-cli" ;;
-        rust) echo "rustc,cargo,build-essential" ;;
-        debian) echo "" ;;
-        *) return 1 ;;
-    esac
+# The Debian mirror this machine already uses (deb822 .sources files, else sources.list).
+apt_mirror() {
+    local uri
+    uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }' \
+        /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+    if [[ -z $uri && -r /etc/apt/sources.list ]]; then
+        uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:.*\/debian\/?$/) { print $i; exit } }' \
+            /etc/apt/sources.list)
+    fi
+    echo "$uri"
 }
 
 images_of_pack() {  # the `images` list of a pack.toml
     python3 -c 'import sys, tomllib; print("\n".join(tomllib.load(open(sys.argv[1], "rb")).get("images", [])))' "$1"
 }
 
+PROVEN=(python node go rust php erlang)
 wanted=()
 if [[ $# -eq 0 ]]; then
-    mapfile -t wanted < <(images_of_pack "$repo/packs/python/pack.toml")
+    mapfile -t wanted < <(for p in "${PROVEN[@]}"; do images_of_pack "$repo/packs/$p/pack.toml"; done | sort -u)
 elif [[ $1 == --all ]]; then
     mapfile -t wanted < <(for p in "$repo"/packs/*/pack.toml; do images_of_pack "$p"; done | sort -u)
 else
     wanted=("$@")
 fi
+# debian:bookworm-slim first: every other stand-in builds FROM it.
+mapfile -t wanted < <(printf '%s\n' "${wanted[@]}" | awk '$0 == "debian:bookworm-slim" { print; next } { rest[++n] = $0 } END { for (i = 1; i <= n; i++) print rest[i] }')
 
 ensure_debootstrap() {
     command -v debootstrap >/dev/null 2>&1 && return
@@ -54,47 +64,188 @@ ensure_debootstrap() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
 }
 
-build() {
-    local image=$1 base=${1%%:*} include
-    base=${base##*/}
-    if docker image inspect "$image" >/dev/null 2>&1; then
-        echo "stand-ins: $image is present"
-        return
-    fi
-    if ! include=$(packages_for "$base"); then
-        echo "stand-ins: no Debian stand-in is known for $image; skipped" >&2
-        return
-    fi
-    local tarball=$cache/$base.tar
+build_debian() {  # debian:bookworm-slim from debootstrap (the root tarball is cached)
+    local image=$1 tarball=$cache/debian.tar mirror
     if [[ ! -s $tarball ]]; then
+        mirror=${DEBIAN_MIRROR:-$(apt_mirror)}
+        if [[ -z $mirror ]]; then
+            echo "stand-ins: no Debian mirror in this machine's apt sources; set DEBIAN_MIRROR" >&2
+            return 1
+        fi
         ensure_debootstrap
-        local root
-        root=$(mktemp -d -t "draft-rootfs-$base.XXXXXX")
-        echo "stand-ins: debootstrap of bookworm with ${include:-no extra packages} (about a minute)"
-        debootstrap --variant=minbase --include="ca-certificates${include:+,$include}" \
-            bookworm "$root" "$mirror" >"$cache/$base.debootstrap.log" 2>&1 ||
-            { tail -n 20 "$cache/$base.debootstrap.log" >&2; exit 1; }
-        cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
-        [[ -x $root/usr/bin/python3 && ! -e $root/usr/bin/python ]] && ln -s python3 "$root/usr/bin/python"
-        [[ -x $root/usr/bin/pip3 && ! -e $root/usr/bin/pip ]] && ln -s pip3 "$root/usr/bin/pip"
+        local root=$work/debian-root
+        echo "stand-ins: debootstrap of bookworm from the machine's Debian mirror (about a minute)"
+        if ! debootstrap --variant=minbase --include=ca-certificates bookworm "$root" "$mirror" \
+            >"$cache/debian.log" 2>&1; then
+            tail -n 20 "$cache/debian.log" >&2
+            return 1
+        fi
+        cp "$cert" "$root$cert"
         rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
         tar -C "$root" -cf "$tarball.partial" .
         mv "$tarball.partial" "$tarball"
         rm -rf "$root"
     fi
-    local cert=/etc/ssl/certs/ca-certificates.crt
-    echo "stand-ins: importing $image (a local stand-in: there is no route to Docker Hub here)"
+    echo "stand-ins: importing $image"
     docker import \
         -c "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
         -c "ENV LANG=C.UTF-8" \
-        -c "ENV PIP_BREAK_SYSTEM_PACKAGES=1" \
-        -c "ENV PIP_CERT=$cert" -c "ENV REQUESTS_CA_BUNDLE=$cert" \
-        -c "ENV SSL_CERT_FILE=$cert" -c "ENV NODE_EXTRA_CA_CERTS=$cert" \
+        -c "ENV SSL_CERT_FILE=$cert" \
         -c "LABEL sh.draft.stand-in=true" \
         -c 'CMD ["bash"]' \
         "$tarball" "$image" >/dev/null
 }
 
+# `apt-get install` in a stand-in's Dockerfile (the debian stand-in's sources are the mirror's).
+apt_install() {
+    echo "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $* && rm -rf /var/lib/apt/lists/*"
+}
+
+# The JVM reads its own trust store, not the CA bundle: put the host's CAs (this network's
+# intercepting proxy among them) into it, so Maven and Gradle reach their registries over TLS.
+trust_host_cas_for_java() {
+    echo "RUN mkdir -p /usr/local/share/ca-certificates/host && cd /usr/local/share/ca-certificates/host \\"
+    echo "    && awk '/BEGIN CERTIFICATE/ { n++ } n { print > (\"host-\" n \".crt\") }' $cert \\"
+    echo "    && update-ca-certificates >/dev/null"
+}
+
+# The Dockerfile (after `FROM debian:bookworm-slim`) standing in for an image, by name without
+# the tag; the `version:` line on stdout's first line says what it really is. Nothing: unknown.
+recipe_for() {
+    local image=$1 base=${1%%:*} tag=${1#*:}
+    base=${base##*/}
+    case $base in
+        python)
+            echo "version: Debian's Python 3.11"
+            apt_install python3 python3-pip python3-venv
+            echo "RUN ln -s python3 /usr/bin/python && ln -s pip3 /usr/bin/pip"
+            echo "ENV PIP_BREAK_SYSTEM_PACKAGES=1 PIP_CERT=$cert REQUESTS_CA_BUNDLE=$cert"
+            ;;
+        node)
+            echo "version: Debian's Node.js 18"
+            apt_install nodejs npm
+            # The official image's unprivileged user, as the node pack expects (USER 1000).
+            echo "RUN groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node"
+            echo "ENV NODE_EXTRA_CA_CERTS=$cert"
+            ;;
+        golang)
+            # The tagged Go from the Go module proxy (golang.org/toolchain), fetched by this
+            # machine's own Go with its own GOPROXY.
+            local minor=${tag%%-*} go_version goroot
+            command -v go >/dev/null 2>&1 || return 1
+            go_version=$(go list -m -versions -json golang.org/toolchain 2>/dev/null |
+                python3 -c 'import json, re, sys; m = sys.argv[1]; vs = [v for v in json.load(sys.stdin).get("Versions", []) if re.fullmatch(r"v0\.0\.1-go" + re.escape(m) + r"(\.[0-9]+)?\.linux-amd64", v)]; key = lambda v: [int(x) for x in re.findall(r"[0-9]+", v.split("-go")[1])]; print(max(vs, key=key).split("-go")[1].removesuffix(".linux-amd64") if vs else "")' "$minor") || true
+            [[ -n $go_version ]] || go_version=$minor.0
+            goroot=$(GOTOOLCHAIN=go$go_version go env GOROOT 2>/dev/null) || return 1
+            [[ -x $goroot/bin/go ]] || return 1
+            cp -r "$goroot" "$work/context/go"
+            echo "version: go$go_version (the Go module proxy's toolchain)"
+            apt_install git gcc libc6-dev
+            echo "COPY go /usr/local/go"
+            echo "ENV PATH=/go/bin:/usr/local/go/bin:\$PATH GOPATH=/go GOTOOLCHAIN=local"
+            ;;
+        maven)
+            echo "version: Debian's Maven 3.8 on OpenJDK 17"
+            apt_install maven openjdk-17-jdk-headless
+            trust_host_cas_for_java
+            ;;
+        gradle)
+            echo "version: Debian's Gradle 4.4 on OpenJDK 17 (too old for Kotlin build scripts)"
+            apt_install gradle openjdk-17-jdk-headless
+            trust_host_cas_for_java
+            ;;
+        eclipse-temurin)
+            echo "version: Debian's OpenJDK 17 JRE"
+            apt_install openjdk-17-jre-headless
+            trust_host_cas_for_java
+            ;;
+        ruby)
+            echo "version: Debian's Ruby 3.1"
+            apt_install ruby ruby-dev bundler build-essential
+            echo "ENV GEM_HOME=/usr/local/bundle BUNDLE_SILENCE_ROOT_WARNING=1 PATH=/usr/local/bundle/bin:\$PATH"
+            ;;
+        php)
+            echo "version: Debian's PHP 8.2 with Apache 2.4 (mod_php)"
+            apt_install apache2 libapache2-mod-php
+            # Set up like the official image: Apache in the foreground, logs to the container's
+            # output, its run/lock/log folders writable by www-data.
+            echo "RUN ln -sfT /dev/stdout /var/log/apache2/access.log && ln -sfT /dev/stderr /var/log/apache2/error.log && ln -sfT /dev/stdout /var/log/apache2/other_vhosts_access.log \\"
+            echo "    && mkdir -p /var/run/apache2 /var/lock/apache2 && chown -R www-data:www-data /var/run/apache2 /var/lock/apache2 /var/log/apache2 \\"
+            echo "    && printf '%s\\n' '#!/bin/sh' 'set -e' '. /etc/apache2/envvars' 'exec apache2 -DFOREGROUND \"\$@\"' > /usr/local/bin/apache2-foreground \\"
+            echo "    && chmod +x /usr/local/bin/apache2-foreground"
+            echo "WORKDIR /var/www/html"
+            echo "STOPSIGNAL SIGWINCH"
+            echo 'CMD ["apache2-foreground"]'
+            ;;
+        composer)
+            echo "version: Debian's Composer 2.5 on PHP 8.2"
+            apt_install composer php-cli unzip
+            echo "WORKDIR /app"
+            ;;
+        erlang)
+            echo "version: Debian's Erlang/OTP 25 with rebar3"
+            apt_install erlang-nox erlang-dev rebar3
+            ;;
+        rust)
+            echo "version: Debian's rustc 1.63"
+            apt_install rustc cargo build-essential
+            ;;
+        *) return 1 ;;
+    esac
+}
+
+build_from_recipe() {
+    local image=$1 recipe version log
+    rm -rf "$work/context" && mkdir -p "$work/context"
+    recipe=$(recipe_for "$image") || return 2
+    version=$(head -n1 <<<"$recipe")
+    version=${version#version: }
+    log=$cache/$(tr '/:' '__' <<<"$image").log
+    {
+        echo "FROM debian:bookworm-slim"
+        tail -n +2 <<<"$recipe"
+        echo "LABEL sh.draft.stand-in=true sh.draft.stand-in.version=\"$version\""
+    } >"$work/context/Dockerfile"
+    echo "stand-ins: building $image from debian:bookworm-slim: $version"
+    if ! DOCKER_BUILDKIT=0 docker build --force-rm -t "$image" "$work/context" >"$log" 2>&1; then
+        echo "stand-ins: $image failed; the last lines of $log:" >&2
+        tail -n 15 "$log" | sed 's/\x1b\[[0-9;]*m//g' >&2
+        return 1
+    fi
+}
+
+built=() present=() failed=() unknown=()
 for image in "${wanted[@]}"; do
-    build "$image"
+    if docker image inspect "$image" >/dev/null 2>&1; then
+        present+=("$image")
+        continue
+    fi
+    if [[ $image == debian:bookworm-slim ]]; then
+        if build_debian "$image"; then built+=("$image"); else failed+=("$image"); fi
+        continue
+    fi
+    if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
+        failed+=("$image (needs debian:bookworm-slim first)")
+        continue
+    fi
+    status=0
+    build_from_recipe "$image" || status=$?
+    case $status in
+        0) built+=("$image") ;;
+        2) unknown+=("$image") ;;
+        *) failed+=("$image") ;;
+    esac
 done
+
+report() {  # a heading and the items, when there are any
+    local heading=$1
+    shift
+    [[ $# -gt 0 ]] || return 0
+    echo "stand-ins: $heading"
+    printf '  %s\n' "$@"
+}
+report "built:" "${built[@]}"
+report "already present:" "${present[@]}"
+report "no Debian stand-in is known (the pack cannot build on this machine):" "${unknown[@]}"
+report "FAILED (see the logs in $cache):" "${failed[@]}" >&2
+[[ ${#failed[@]} -eq 0 ]]

@@ -20,10 +20,11 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified
 
-from draft import chart, config, limits, release, tasks
+from draft import chart, config, dockerfile, limits, release, tasks
 from draft.diagnostics import Diagnostic, Range, Severity
+from draft.errors import ConfigError
 from server.convert import lsp_diagnostic
-from server.draft_files import Kind, chart_dir_of, kind_of, path_of
+from server.draft_files import Kind, app_root_of, chart_dir_of, kind_of, path_of
 from server.state import DraftServer
 
 DEBOUNCE = 0.15
@@ -53,6 +54,8 @@ def _diagnose(path: Path, text: str) -> list[Diagnostic]:
             return list(config.parse(text, path).diagnostics)
         if kind is Kind.TASKS:
             return list(tasks.parse(text, path).diagnostics)
+        if kind is Kind.DOCKERFILE:
+            return _dockerfile(path, text)
         chart_dir = chart_dir_of(path, kind)
         if chart_dir is None:
             return []
@@ -74,6 +77,27 @@ def _diagnose(path: Path, text: str) -> list[Diagnostic]:
                        f"Draft could not check this file: {type(error).__name__}: {error}")
         ]  # fmt: skip
     return []
+
+
+def _dockerfile(path: Path, text: str) -> list[Diagnostic]:
+    """Where the app's Dockerfile will be refused by the cluster its chart deploys to."""
+    root = app_root_of(path.parent)
+    if root is None:
+        return []
+    chart_dir = root / "chart"
+    try:
+        environments = list(config.read(root).environments.values())
+    except ConfigError:
+        environments = []  # draft.toml's own diagnostics say why
+    for env in environments:
+        if (root / env.dockerfile).resolve() == path.resolve():
+            chart_dir = root / env.chart
+            break
+    if not (chart_dir / "Chart.yaml").is_file():
+        return []
+    name, namespace, extra = release.check_context(chart_dir)
+    facts = dockerfile.chart_facts(chart_dir, release=name, namespace=namespace, extra_values=extra)
+    return dockerfile.check(path, text, facts)
 
 
 def register(server: DraftServer) -> None:

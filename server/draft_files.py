@@ -17,6 +17,7 @@ class Kind(enum.Enum):
     VALUES_SCHEMA = "values.schema.json"
     CHART_YAML = "Chart.yaml"
     TEMPLATE = "template"
+    DOCKERFILE = "Dockerfile"
     OTHER = "other"
 
 
@@ -30,6 +31,8 @@ def kind_of(path: Path) -> Kind:
         return Kind.DRAFT_TOML
     if path.name == Kind.TASKS.value:
         return Kind.TASKS
+    if path.name == Kind.DOCKERFILE.value:
+        return Kind.DOCKERFILE
     if (path.parent / "Chart.yaml").is_file() or path.name == "Chart.yaml":
         for kind in (Kind.VALUES, Kind.VALUES_SCHEMA, Kind.CHART_YAML):
             if path.name == kind.value:

@@ -77,7 +77,7 @@ BAD_VALUES = [
     (
         "ingress flag as text",
         ("  enabled: false", "  enabled: nope"),
-        ("values.yaml", 39, 12, "schema"),
+        ("values.yaml", 45, 12, "schema"),
     ),
     ("env as a mapping", ("env: []", "env: {A: b}"), ("values.yaml", 31, 6, "schema")),
     (

@@ -66,7 +66,10 @@ def test_dockerfile_uses_pinned_official_images_a_non_root_user_and_the_port(nam
         )
         assert image in pack.images, f"{image} is missing from pack.toml's images"
     users = re.findall(r"^USER\s+(\S+)", dockerfile, re.MULTILINE)
-    assert users and users[-1].split(":")[0] not in ("root", "0"), "the app must not run as root"
+    assert users, "the app must not run as root"
+    assert users[-1] == str(pack.user), (
+        "a numeric USER, pack.toml's user: the kubelet refuses a named one under runAsNonRoot"
+    )
     assert re.findall(r"^EXPOSE\s+(\d+)", dockerfile, re.MULTILINE)[-1] == str(pack.port)
     if len(froms) > 1:
         assert " AS " in dockerfile, "a multi-stage build names its stages"
@@ -98,9 +101,36 @@ def test_create_on_the_example_detects_the_pack_and_the_chart_is_valid(
     assert_carries_the_pack(chart_dir, detection.pack, f"{name}-app")
 
 
+RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def pod_of(chart_dir: Path, release: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
+    manifests = helm.render(chart_dir, values or {}, release=release, namespace="default")
+    rendered = YAML(typ="safe", pure=True).load(manifests["templates/deployment.yaml"])
+    pod: dict[str, Any] = rendered["spec"]["template"]["spec"]
+    return pod
+
+
+def assert_restricted(pod: dict[str, Any], user: packs.RunAs) -> None:
+    """What the Kubernetes "restricted" Pod Security level asks of a pod, and a numeric user
+    the kubelet can check is not root."""
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": user.uid,
+        "runAsGroup": user.gid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    for container in pod["containers"]:
+        assert container["securityContext"] == RESTRICTED_CONTAINER
+
+
 def assert_carries_the_pack(chart_dir: Path, pack: packs.Pack, release: str) -> None:
-    """The rendered Deployment has pack.toml's port, probes and resources."""
+    """The rendered Deployment has pack.toml's port, probes, resources and user."""
     container = deployment_of(chart_dir, release)
+    assert_restricted(pod_of(chart_dir, release), pack.user)
     assert container["ports"] == [{"name": "http", "containerPort": pack.port, "protocol": "TCP"}]
     assert {"name": "PORT", "value": str(pack.port)} in container["env"]
     readiness = container["readinessProbe"]
@@ -255,3 +285,52 @@ def test_a_wrong_probes_or_resources_table_is_one_clear_error(
     with pytest.raises(PackError) as error:
         packs.load_pack(folder, source=str(tmp_path))
     assert said in str(error.value) and "pack.toml" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("user", "said"),
+    [('"node"', "numeric"), ('"0:0"', "root"), ('"1000:0"', "root"), ("1000", "numeric")],
+)
+def test_a_named_or_root_user_in_pack_toml_is_one_clear_error(
+    user: str, said: str, tmp_path: Path
+) -> None:
+    toml = TEAM_PACK_TOML.replace("[detect]", f"user = {user}\n\n[detect]")
+    folder = team_pack(tmp_path / "flask", toml)
+    with pytest.raises(PackError) as error:
+        packs.load_pack(folder, source=str(tmp_path))
+    assert said in str(error.value) and "pack.toml" in str(error.value)
+
+
+def test_the_user_comes_from_pack_toml_and_a_chart_value_can_change_it(tmp_path: Path) -> None:
+    """node's image runs as the official image's `node` user, uid 1000: the chart runs the pod
+    as that number; a team that changes its Dockerfile's USER sets the chart value with it."""
+    app = tmp_path / "node"
+    shutil.copytree(REPO / "examples" / "node", app)
+    pack = packs.find_pack("node")
+    assert pack.user == packs.RunAs(1000, 1000)
+    scaffold.create(app, pack, "node-app")
+    assert_restricted(pod_of(app / "chart", "node-app"), packs.RunAs(1000, 1000))
+    values = {"securityContext": {"runAsUser": 2000, "runAsGroup": 3000}}
+    assert_restricted(pod_of(app / "chart", "node-app", values), packs.RunAs(2000, 3000))
+
+    (app / "chart" / "values.yaml").write_text(
+        (app / "chart" / "values.yaml").read_text().replace("runAsUser: 1000", "runAsUser: 0")
+    )
+    problems = chart.check_values(app / "chart", release="node-app", namespace="default")
+    assert problems and "runAsUser" in str(problems[0]), problems
+
+
+@pytest.mark.parametrize("name", PACKS)
+def test_the_app_listens_on_the_port_the_chart_sets(name: str) -> None:
+    """The chart sets PORT; no pack bakes its port into the server's own settings (csharp's
+    ASPNETCORE_HTTP_PORTS, php's Apache Listen), so changing containerPort moves the app."""
+    pack = packs.find_pack(name)
+    dockerfile = (pack.path / "Dockerfile").read_text()
+    assert re.search(rf"\bPORT={pack.port}\b", dockerfile), "PORT's default"
+    assert not re.search(
+        rf"(Listen|HTTP_PORTS=|:){pack.port}\b(?!/)", dockerfile.split("\nFROM")[-1]
+    )
+    if name == "csharp":
+        assert 'ASPNETCORE_HTTP_PORTS=\\"$PORT\\"' in dockerfile
+    if name == "php":
+        assert "Listen ${PORT}" in dockerfile and "<VirtualHost *:${PORT}>" in dockerfile

@@ -6,7 +6,18 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from draft import chart, config, configschema, detect, names, packs, release, scaffold, tasks
+from draft import (
+    chart,
+    config,
+    configschema,
+    detect,
+    dockerfile,
+    names,
+    packs,
+    release,
+    scaffold,
+    tasks,
+)
 from draft.cli.output import Output
 from draft.diagnostics import Diagnostic, Severity, sort_key
 from draft.errors import ConfigError, DraftError
@@ -107,7 +118,8 @@ def run_create(args: argparse.Namespace, out: Output) -> int:
 
 
 def diagnostics_for(root: Path, environment: str | None) -> list[Diagnostic]:
-    """Everything `draft check` reports: draft.toml's problems, then the chart's."""
+    """Everything `draft check` reports: draft.toml's problems, then the chart's, then where
+    the Dockerfile will be refused by the cluster the chart deploys to."""
     parsed = config.read(root)
     found = list(parsed.diagnostics)
     tasks_file = root / tasks.TASKS_FILE
@@ -123,12 +135,17 @@ def diagnostics_for(root: Path, environment: str | None) -> list[Diagnostic]:
             f"{chart_dir} is not a Helm chart (it has no Chart.yaml).",
             "Fix `chart` in draft.toml, or run `draft create` to add one.",
         )
+    deploy = release.deploy_values(env.set, repository=env.name, tag="check")
     found += chart.check_values(
-        chart_dir,
-        release=env.name,
-        namespace=env.namespace,
-        extra_values=release.deploy_values(env.set, repository=env.name, tag="check"),
+        chart_dir, release=env.name, namespace=env.namespace, extra_values=deploy
     )
+    dockerfile_path = root / env.dockerfile
+    if dockerfile_path.is_file():
+        facts = dockerfile.chart_facts(
+            chart_dir, release=env.name, namespace=env.namespace, extra_values=deploy
+        )
+        text = dockerfile_path.read_text(encoding="utf-8", errors="replace")
+        found += dockerfile.check(dockerfile_path, text, facts)
     return found
 
 

@@ -44,6 +44,23 @@ def namespace(cluster: Cluster) -> Iterator[str]:
     cluster.delete_namespace(name)
 
 
+RESTRICTED = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+}
+"""The labels that make the API server refuse any pod short of the "restricted" Pod Security
+level in a namespace (the admission controller is built into every API server)."""
+
+
+@pytest.fixture
+def restricted_namespace(cluster: Cluster) -> Iterator[str]:
+    """Like `namespace`, where the cluster enforces the "restricted" Pod Security level."""
+    name = f"draft-test-{uuid.uuid4().hex[:8]}"
+    cluster.create_namespace(name, labels=RESTRICTED)
+    yield name
+    cluster.delete_namespace(name)
+
+
 @pytest.fixture
 def cluster_draftd(
     tmp_path: Path, cluster: Cluster, docker_engine: docker.DockerClient, python_base_image: str
