@@ -84,6 +84,23 @@ def scaffold(folder: Path, name: str, example: str = "python", **settings: objec
     return folder
 
 
+def up_events(draftd: Draftd, app: Path, timeout: float = 600) -> list[dict[str, Any]]:
+    """`draft up` once with `-o json`: its events, the last one the result (checked ready)."""
+    result = draftd.draft("up", str(app), "--no-watch", "-o", "json", timeout=timeout)
+    assert result.returncode == 0, result.stdout[-3000:]
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert events[-1]["phase"] == "ready", events[-1]
+    return events
+
+
+def phases(events: list[dict[str, Any]]) -> list[str]:
+    return [e["phase"] for e in events if e["kind"] == "phase"]
+
+
+def messages(events: list[dict[str, Any]]) -> str:
+    return "\n".join(e.get("message", "") for e in events)
+
+
 def set_greeting(app: Path, text: str) -> None:
     source = app / "app.py"
     lines = source.read_text().splitlines()

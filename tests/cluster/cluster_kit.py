@@ -51,6 +51,25 @@ class Cluster:
         )
         return sorted(s.metadata.labels.get("version", "") for s in secrets.items)
 
+    def replace_pod(self, namespace: str, app: str) -> str:
+        """Delete the app's ready pod, as `kubectl delete pod` would, and wait until the
+        Deployment's replacement is ready: its name."""
+        from waiting import until
+
+        old = self.ready_pod(namespace, app)
+        assert old is not None, f"{app} has no ready pod"
+        self.core.delete_namespaced_pod(old.metadata.name, namespace, grace_period_seconds=0)
+        new = until(
+            lambda: (
+                (p := self.ready_pod(namespace, app)) is not None
+                and p.metadata.name != old.metadata.name
+                and p
+            ),
+            90,
+            "a new pod ready after the old one was deleted",
+        )
+        return str(new.metadata.name)
+
     def releases(self, namespace: str) -> list[str]:
         """The Helm releases recorded in `namespace` (Helm keeps them as labelled Secrets)."""
         secrets = self.core.list_namespaced_secret(namespace, label_selector="owner=helm")

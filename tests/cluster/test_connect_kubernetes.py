@@ -6,7 +6,6 @@ and `draft up` prints that same URL."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -62,19 +61,9 @@ def test_the_url_stays_the_same_across_redeploys_and_pod_restarts(
         assert url in again.stdout, "a redeploy keeps the URL"
         wait_for_text(url, "Hello again!", timeout=60)
 
-        old = cluster.ready_pod(namespace, "steady")
-        assert old is not None
-        cluster.core.delete_namespaced_pod(old.metadata.name, namespace, grace_period_seconds=0)
-        until(
-            lambda: (
-                (p := cluster.ready_pod(namespace, "steady")) is not None
-                and p.metadata.name != old.metadata.name
-            ),
-            90,
-            "a new pod ready after the old one was deleted",
-        )
+        cluster.replace_pod(namespace, "steady")
         wait_for_text(url, "Hello again!", timeout=60)
         settled = len(poller.answers)
-        time.sleep(1)  # a few more answers from the replacement pod
+        until(lambda: len(poller.answers) >= settled + 3, 10, "more answers from the new pod")
     assert cluster_draftd.draft("connect", str(app)).stdout.strip() == url
     assert "Hello again!" in poller.answers[settled:], poller.answers[-10:]

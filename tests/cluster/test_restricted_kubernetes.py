@@ -7,23 +7,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cluster_kit import Cluster
-from kit import Draftd, fetch, scaffold, set_greeting
+from kit import Draftd, fetch, scaffold, set_greeting, up_events
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 pytestmark = [pytest.mark.cluster, pytest.mark.docker]
-
-
-def up(draftd: Draftd, app: Path) -> list[dict[str, Any]]:
-    result = draftd.draft("up", str(app), "--no-watch", "-o", "json", timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:]
-    events = [json.loads(line) for line in result.stdout.splitlines()]
-    assert events[-1]["phase"] == "ready", events[-1]
-    return events
 
 
 def test_the_namespace_really_refuses_a_pod_short_of_restricted(
@@ -51,7 +42,7 @@ def test_the_python_example_serves_and_syncs_under_restricted_pod_security(
         tmp_path / "app", "strict", namespace=restricted_namespace, registry=registry,
         target="kubernetes",
     )  # fmt: skip
-    first = up(cluster_draftd, app)
+    first = up_events(cluster_draftd, app)
     url = first[-1]["url"]
     assert fetch(url) == "Hello World!"
     pod = cluster.ready_pod(restricted_namespace, "strict")
@@ -66,6 +57,6 @@ def test_the_python_example_serves_and_syncs_under_restricted_pod_security(
     assert cluster.exec(restricted_namespace, pod.metadata.name, ["id", "-u"]).strip() == "10001"
 
     set_greeting(app, "Synced under restricted")
-    second = up(cluster_draftd, app)
+    second = up_events(cluster_draftd, app)
     assert "syncing app.py into the running app" in "\n".join(e.get("message", "") for e in second)
     assert fetch(second[-1]["url"]) == "Synced under restricted"

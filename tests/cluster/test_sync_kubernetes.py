@@ -6,33 +6,13 @@ save as a build, so nothing synced before is lost; an image without tar builds, 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cluster_kit import Cluster
-from kit import Draftd, fetch, scaffold, set_greeting
-from waiting import until
+from kit import Draftd, fetch, messages, phases, scaffold, set_greeting, up_events
 
 pytestmark = [pytest.mark.cluster, pytest.mark.docker]
-
-
-def up(draftd: Draftd, app: Path) -> list[dict[str, Any]]:
-    """`draft up` once; its events, the last one the result (checked to be ready)."""
-    result = draftd.draft("up", str(app), "--no-watch", "-o", "json", timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:]
-    events = [json.loads(line) for line in result.stdout.splitlines()]
-    assert events[-1]["phase"] == "ready", events[-1]
-    return events
-
-
-def phases(events: list[dict[str, Any]]) -> list[str]:
-    return [e["phase"] for e in events if e["kind"] == "phase"]
-
-
-def messages(events: list[dict[str, Any]]) -> str:
-    return "\n".join(e.get("message", "") for e in events)
 
 
 def app_on_cluster(tmp_path: Path, name: str, namespace: str, registry: str) -> Path:
@@ -45,14 +25,14 @@ def test_a_code_save_is_synced_into_the_same_pod_without_a_build_or_upgrade(
     tmp_path: Path, cluster: Cluster, cluster_draftd: Draftd, namespace: str, registry: str
 ) -> None:
     app = app_on_cluster(tmp_path, "podsync", namespace, registry)
-    first = up(cluster_draftd, app)
+    first = up_events(cluster_draftd, app)
     url = first[-1]["url"]
     pod = cluster.ready_pod(namespace, "podsync")
     assert pod is not None
     releases = cluster.release_revisions(namespace, "podsync")
 
     set_greeting(app, "Synced into the pod")
-    second = up(cluster_draftd, app)
+    second = up_events(cluster_draftd, app)
 
     assert "building" not in phases(second) and "pushing" not in phases(second), messages(second)
     assert "syncing app.py into the running app" in messages(second)
@@ -67,11 +47,11 @@ def test_a_dependency_change_builds_and_says_why(
     tmp_path: Path, cluster_draftd: Draftd, namespace: str, registry: str
 ) -> None:
     app = app_on_cluster(tmp_path, "poddeps", namespace, registry)
-    up(cluster_draftd, app)
+    up_events(cluster_draftd, app)
     requirements = app / "requirements.txt"
     requirements.write_text(requirements.read_text() + "# pinned later\n")
     set_greeting(app, "Rebuilt for new requirements")
-    events = up(cluster_draftd, app)
+    events = up_events(cluster_draftd, app)
     assert "building" in phases(events)
     assert "requirements.txt changed, and the Dockerfile runs a build step" in messages(events)
     assert fetch(events[-1]["url"]) == "Rebuilt for new requirements"
@@ -83,24 +63,14 @@ def test_a_replaced_pod_loses_nothing_that_was_synced(
     """A pod restarted from its image no longer holds the synced files: the next save builds,
     and the image it builds holds every file saved so far."""
     app = app_on_cluster(tmp_path, "podgone", namespace, registry)
-    up(cluster_draftd, app)
+    up_events(cluster_draftd, app)
     set_greeting(app, "Synced before the pod went away")
-    synced = up(cluster_draftd, app)
+    synced = up_events(cluster_draftd, app)
     assert "building" not in phases(synced)
 
-    old = cluster.ready_pod(namespace, "podgone")
-    assert old is not None
-    cluster.core.delete_namespaced_pod(old.metadata.name, namespace, grace_period_seconds=0)
-    until(
-        lambda: (
-            (p := cluster.ready_pod(namespace, "podgone")) is not None
-            and p.metadata.name != old.metadata.name
-        ),
-        90,
-        "a new pod ready after the old one was deleted",
-    )
+    cluster.replace_pod(namespace, "podgone")
     (app / "notes.txt").write_text("another file saved later\n")
-    events = up(cluster_draftd, app)
+    events = up_events(cluster_draftd, app)
     assert "building" in phases(events), "the new pod holds its image's files: build"
     assert "the app's container was stopped or replaced" in messages(events)
     assert fetch(events[-1]["url"]) == "Synced before the pod went away"
@@ -115,9 +85,9 @@ def test_an_image_without_tar_builds_every_save_and_says_why(
     dockerfile.write_text(
         text.replace("USER 10001:10001", "RUN rm -f /bin/tar /usr/bin/tar\nUSER 10001:10001", 1)
     )
-    first = up(cluster_draftd, app)
+    first = up_events(cluster_draftd, app)
     assert "no tar" in messages(first)
     set_greeting(app, "Built, since there is no tar")
-    events = up(cluster_draftd, app)
+    events = up_events(cluster_draftd, app)
     assert "building" in phases(events)
     assert fetch(events[-1]["url"]) == "Built, since there is no tar"

@@ -4,6 +4,7 @@ when, how long, how it ended, what triggered it — and still does after it rest
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,6 @@ def test_three_ups_are_listed_newest_first_and_survive_a_restart(
 
     log = draftd.draft("logs", listed[0]["buildId"])
     assert log.returncode == 0
-    assert "Step 5/10 : RUN pip install -r requirements.txt" in log.stdout
+    assert re.search(r"Step \d+/\d+ : RUN pip install -r requirements.txt", log.stdout), log.stdout
     unknown = draftd.draft("logs", "b-aaaaaaaaaaaa")
     assert unknown.returncode == 1 and "no build b-aaaaaaaaaaaa" in unknown.stderr

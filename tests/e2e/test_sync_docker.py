@@ -6,30 +6,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import docker
 import pytest
-from kit import Draftd, fetch, scaffold, set_greeting
+from kit import Draftd, fetch, messages, phases, scaffold, set_greeting, up_events
 
 pytestmark = pytest.mark.docker
-
-
-def up(draftd: Draftd, app: Path) -> list[dict[str, Any]]:
-    """`draft up` once; its events, the last one the result (checked to be ready)."""
-    result = draftd.draft("up", str(app), "--no-watch", "-o", "json")
-    events = [json.loads(line) for line in result.stdout.splitlines()]
-    assert result.returncode == 0, result.stderr
-    assert events[-1]["phase"] == "ready"
-    return events
-
-
-def phases(events: list[dict[str, Any]]) -> list[str]:
-    return [e["phase"] for e in events if e["kind"] == "phase"]
-
-
-def messages(events: list[dict[str, Any]]) -> str:
-    return "\n".join(e.get("message", "") for e in events)
 
 
 def container_id(engine: docker.DockerClient, app: str) -> str:
@@ -40,13 +22,13 @@ def test_editing_the_code_syncs_it_into_the_same_container_without_a_build(
     tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
 ) -> None:
     app = scaffold(tmp_path / "app", "synced")
-    first = up(draftd, app)
+    first = up_events(draftd, app)
     url = first[-1]["url"]
     container = container_id(docker_engine, "synced")
     images = docker_engine.images.list(name="synced")
 
     set_greeting(app, "Synced, not rebuilt")
-    second = up(draftd, app)
+    second = up_events(draftd, app)
 
     assert "building" not in phases(second)
     assert "syncing app.py into the running app" in messages(second)
@@ -62,13 +44,13 @@ def test_a_dependency_change_builds_the_image_and_says_why(
     tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
 ) -> None:
     app = scaffold(tmp_path / "app", "deps-change")
-    up(draftd, app)
+    up_events(draftd, app)
     container = container_id(docker_engine, "deps-change")
 
     requirements = app / "requirements.txt"
     requirements.write_text(requirements.read_text() + "# pinned later\n")
     set_greeting(app, "Rebuilt for new requirements")
-    events = up(draftd, app)
+    events = up_events(draftd, app)
 
     assert "building" in phases(events)
     assert (
@@ -83,11 +65,11 @@ def test_with_sync_false_every_save_builds_the_image(
     tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
 ) -> None:
     app = scaffold(tmp_path / "app", "no-sync", sync=False)
-    up(draftd, app)
+    up_events(draftd, app)
     container = container_id(docker_engine, "no-sync")
 
     set_greeting(app, "Built again")
-    events = up(draftd, app)
+    events = up_events(draftd, app)
 
     assert "building" in phases(events)
     assert container_id(docker_engine, "no-sync") != container
@@ -100,7 +82,7 @@ def test_a_synced_crash_is_reported_and_the_next_save_recovers(
     tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
 ) -> None:
     app = scaffold(tmp_path / "app", "sync-crash")
-    url = up(draftd, app)[-1]["url"]
+    url = up_events(draftd, app)[-1]["url"]
     source = (app / "app.py").read_text()
 
     (app / "app.py").write_text(source.replace("app = Flask(__name__)", "app = Flask(__name__"))
@@ -111,7 +93,7 @@ def test_a_synced_crash_is_reported_and_the_next_save_recovers(
 
     (app / "app.py").write_text(source)
     set_greeting(app, "Fixed")
-    assert up(draftd, app)[-1]["url"] == url
+    assert up_events(draftd, app)[-1]["url"] == url
     assert fetch(url) == "Fixed"
 
 
@@ -119,11 +101,11 @@ def test_a_container_removed_by_hand_is_replaced_by_a_build(
     tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
 ) -> None:
     app = scaffold(tmp_path / "app", "removed")
-    up(draftd, app)
+    up_events(draftd, app)
     docker_engine.containers.get("draft-removed-development").remove(force=True)
 
     set_greeting(app, "Back again")
-    events = up(draftd, app)
+    events = up_events(draftd, app)
 
     assert "building the image: the app's container was stopped or replaced" in messages(events)
     assert "deploying to docker" in messages(events)
@@ -134,7 +116,7 @@ def test_the_wrapper_passes_stop_to_the_app(
     tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
 ) -> None:
     app = scaffold(tmp_path / "app", "stoppable")
-    up(draftd, app)
+    up_events(draftd, app)
     container = docker_engine.containers.get("draft-stoppable-development")
     container.stop(timeout=30)
     container.reload()
