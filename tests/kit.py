@@ -189,7 +189,8 @@ def removing_new_containers(engine: docker.DockerClient) -> Iterator[None]:
     finally:
         for container in engine.containers.list(all=True, filters=managed):
             if container.id not in before:
-                container.remove(force=True)
+                with contextlib.suppress(docker.errors.NotFound):  # draftd replaced it meanwhile
+                    container.remove(force=True)
 
 
 def stop(process: subprocess.Popen[str]) -> tuple[str, str]:
