@@ -189,8 +189,13 @@ def removing_new_containers(engine: docker.DockerClient) -> Iterator[None]:
     finally:
         for container in engine.containers.list(all=True, filters=managed):
             if container.id not in before:
-                with contextlib.suppress(docker.errors.NotFound):  # draftd replaced it meanwhile
+                try:
                     container.remove(force=True)
+                except docker.errors.APIError as error:
+                    # Gone already, or being removed: draftd replaced it, or another test run
+                    # on the same engine is cleaning up.
+                    if error.status_code not in (404, 409):
+                        raise
 
 
 def stop(process: subprocess.Popen[str]) -> tuple[str, str]:

@@ -214,7 +214,7 @@ def test_the_create_code_action_then_one_save_of_app_py_serves_it(
     assert results["unsaved"] == [], "the files the code action made are written"
     assert "[environments.development]" in (app / "draft.toml").read_text()
     assert results["ready"], results
-    assert results["status"] == f"Draft: ready {results['url']}", results
+    assert results["status"] == f"Draft: ready {results.get('url')}", results
     assert fetch(results["url"]) == "Hello from the code action!"
 
 
@@ -242,5 +242,5 @@ def test_saving_redeploys_and_the_status_component_shows_the_url(
         timeout=300,
     )
     assert results["ready"], results
-    assert results["status"] == f"Draft: ready {results['url']}", results
+    assert results["status"] == f"Draft: ready {results.get('url')}", results
     assert fetch(results["url"]) == "Hello from Neovim!"
