@@ -78,9 +78,12 @@ def test_create_then_one_save_of_app_py_is_served_in_vscode(
     lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
     assert lines, completed.stdout[-2000:] + completed.stderr[-2000:]
     seen = json.loads(lines[-1])
+    builds = [
+        b for f in (draftd.state / "history").glob("*/*.jsonl") for b in f.read_text().splitlines()
+    ]
     assert "error" not in seen, (
         f"{seen.get('error')} (status bar: {seen.get('lastStatus')}; "
-        f"notifications: {seen.get('notifications')})"
+        f"notifications: {seen.get('notifications')}; builds: {builds})"
     )
     assert seen["activated"]
     offered = {
