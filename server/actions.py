@@ -1,4 +1,12 @@
-"""Code actions: scaffolding a workspace folder without draft.toml, and certain quick fixes."""
+"""Code actions: scaffolding a workspace folder without draft.toml, and certain quick fixes.
+
+The create action is a workspace edit (the editor shows it, applies it, can undo it) followed by
+the command `draft.created`. An editor leaves the files an edit creates unsaved, and a deploy
+reads the disk: Draft's clients take `draft.created` on its way to the server to save the files
+the edit created, then the server shows the next step. A save of one of those files is the
+create being written, not a change to deploy; a deploy while one is still unsaved (empty on
+disk) names it instead of failing on an empty draft.toml.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +23,7 @@ from server.draft_files import path_of
 from server.state import DraftServer
 
 CREATE = "draft.create"
+CREATED = "draft.created"
 
 
 def register(server: DraftServer) -> None:
@@ -46,39 +55,112 @@ def register(server: DraftServer) -> None:
         if folder is None or "pack" not in data:
             return action
         pack = packs.find_pack(str(data["pack"]))
-        planned = await asyncio.to_thread(scaffold.plan, pack, names.generate())
-        action.edit, _ = workspace_edit(folder, planned)
+        name = names.generate()
+        planned = await asyncio.to_thread(scaffold.plan, pack, name)
+        action.edit, skipped = workspace_edit(folder, planned)
+        created = {
+            "folder": folder.as_uri(),
+            "app": name,
+            "pack": pack.name,
+            "files": _remember(ls, folder, planned, skipped),
+        }
+        action.command = types.Command(title="Draft: created", command=CREATED, arguments=[created])
         return action
 
     @server.command(CREATE)
     async def create(ls: DraftServer, *args: Any) -> dict[str, Any]:
-        """`draft.create [folderUri] [pack]`: scaffold as an edit the editor applies."""
+        """`draft.create [folderUri] [pack]`: scaffold as an edit the editor applies. Draft's
+        clients then save the files the edit made and run `draft.created`, as after the action."""
         folder = path_of(str(args[0])) if args and args[0] else ls.default_folder()
         if folder is None:
             raise DraftError("Open a folder first: Draft scaffolds a workspace folder.")
         pack_name = str(args[1]) if len(args) > 1 and args[1] else None
         pack = packs.find_pack(pack_name) if pack_name else detect.best(folder).pack
-        planned = await asyncio.to_thread(scaffold.plan, pack, names.generate())
+        name = names.generate()
+        planned = await asyncio.to_thread(scaffold.plan, pack, name)
         edit, skipped = workspace_edit(folder, planned)
+        created = _remember(ls, folder, planned, skipped)
+        result = {
+            "folder": folder.as_uri(),
+            "app": name,
+            "pack": pack.name,
+            "files": created,
+            "skipped": [str(p) for p in skipped],
+        }
         if ls.applies_file_edits:
-            result = await ls.workspace_apply_edit_async(
+            applied = await ls.workspace_apply_edit_async(
                 types.ApplyWorkspaceEditParams(edit=edit, label=f"Draft: create ({pack.title})")
             )
-            if not result.applied:
-                raise DraftError(f"The editor did not apply Draft's files: {result.failure_reason}")
-        else:
-            written = await asyncio.to_thread(
+            if not applied.applied:
+                reason = applied.failure_reason
+                raise DraftError(f"The editor did not apply Draft's files: {reason}")
+        else:  # this editor cannot create files through an edit: write them, as the CLI does
+            await asyncio.to_thread(
                 scaffold.write, folder, pack, "", [p for p in planned if p.path not in skipped]
             )
-            ls.window_show_message(
-                types.ShowMessageParams(
-                    type=types.MessageType.Info,
-                    message="Draft wrote the files itself: this editor cannot create files "
-                    f"through an edit ({len(written.written)} written).",
-                )
-            )
-        created = [str(p.path) for p in planned if p.path not in skipped]
-        return {"pack": pack.name, "files": created, "skipped": [str(p) for p in skipped]}
+            await next_step(ls, result)
+        return result
+
+    @server.command(CREATED)
+    async def created(ls: DraftServer, *args: Any) -> dict[str, Any]:
+        """`draft.created {folder, app, pack, files}`, run after the create edit (Draft's
+        clients first save the files it made)."""
+        return await next_step(ls, args[0] if args and isinstance(args[0], dict) else {})
+
+
+async def next_step(ls: DraftServer, created: dict[str, Any]) -> dict[str, Any]:
+    """After a create, what to do next, as `draft create` says it; first, when the editor left
+    files of it unsaved, that they need saving."""
+    folder = path_of(str(created.get("folder", "")))
+    files = [str(f) for f in created.get("files", [])]
+    unsaved = [] if folder is None else await asyncio.to_thread(_unsaved, folder, files)
+    if folder is not None:  # forget the files written meanwhile (with or without a didSave)
+        ls.unsaved_created(folder)
+    head = f"Created {created.get('app', 'the app')} from the {created.get('pack', '?')} pack"
+    if unsaved:
+        one = len(unsaved) == 1
+        message = (
+            f"{head}, but {_names(unsaved)} {'is' if one else 'are'} not saved yet: save "
+            f"{'it' if one else 'them'} ({ls.save_all}), then save a file to deploy the app."
+        )
+    else:
+        message = f"{head} — save a file to deploy it, or run {ls.up_command}."
+    ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=message))
+    return {"message": message, "unsaved": unsaved}
+
+
+def _remember(
+    ls: DraftServer, folder: Path, planned: list[scaffold.PlannedFile], skipped: list[Path]
+) -> list[str]:
+    """The files the create edit makes, relative to `folder`, remembered until seen saved."""
+    created = [p for p in planned if p.path not in skipped]
+    for file in created:
+        ls.created[folder / file.path] = folder
+    return [str(p.path) for p in created]
+
+
+def _unsaved(folder: Path, files: list[str]) -> list[str]:
+    return [f for f in files if not (folder / f).is_file() or (folder / f).stat().st_size == 0]
+
+
+def unsaved_message(ls: DraftServer, root: Path, unsaved: list[Path]) -> str:
+    """One sentence that names the created files a deploy cannot use yet, and what to do."""
+    names = [str(p.relative_to(root)) for p in unsaved]
+    one = len(names) == 1
+    return (
+        f"{_names(names)} {'is' if one else 'are'} not saved yet (Draft created "
+        f"{'it' if one else 'them'}): save {'it' if one else 'them'} ({ls.save_all}), then save "
+        "again to deploy."
+    )
+
+
+def _names(files: list[str]) -> str:
+    """draft.toml and Dockerfile first, three at most by name ("… and 9 more files")."""
+    first = {"draft.toml": 0, "Dockerfile": 1}
+    ordered = sorted(files, key=lambda f: (first.get(f, 2), f))
+    if len(ordered) <= 3:
+        return ordered[0] if len(ordered) == 1 else f"{', '.join(ordered[:-1])} and {ordered[-1]}"
+    return f"{', '.join(ordered[:3])} and {len(ordered) - 3} more files"
 
 
 def quick_fix(uri: str, diagnostic: types.Diagnostic) -> types.CodeAction:

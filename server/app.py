@@ -31,6 +31,7 @@ def build() -> DraftServer:
     @server.feature(types.INITIALIZE)
     def initialize(ls: DraftServer, params: types.InitializeParams) -> None:
         ls.settings.update(params.initialization_options)
+        ls.neovim = bool(params.client_info and params.client_info.name == "Neovim")
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def configuration(ls: DraftServer, params: types.DidChangeConfigurationParams) -> None:

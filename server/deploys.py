@@ -4,7 +4,8 @@ A save inside a Draft app starts `draft.deploy.up` after the environment's
 `watch_delay`; a newer save cancels the wait or stops following the deploy in
 flight (draftd supersedes its build). Progress goes out as standard work-done
 progress, every phase change as `draft/status`, build output as log messages,
-the outcome as one message with the URL or the reason.
+the outcome as one message with the URL or the reason. `draft.up` awaits its
+deploy; when a save supersedes it, the command answers "superseded", not an error.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from lsprotocol import types
 
 from draft import config
 from draft.errors import DraftError
+from server.actions import unsaved_message
 from server.draft_files import app_root_of, path_of
 from server.state import DraftServer
 
@@ -27,15 +29,16 @@ if TYPE_CHECKING:
 
 STATUS = "draft/status"
 PERCENT = {"queued": 5, "uploading": 15, "building": 35, "pushing": 70, "deploying": 85}
-COMMANDS = ("draft.up", "draft.logs", "draft.connect", "draft.delete", "draft.status")
 
 
 def register(server: DraftServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls: DraftServer, params: types.DidSaveTextDocumentParams) -> None:
+        path = path_of(params.text_document.uri)
+        if path is not None and ls.created.pop(path, None) is not None:
+            return  # the editor writing a file the create edit made: nothing to deploy yet
         if not ls.settings.deploy_on_save:
             return
-        path = path_of(params.text_document.uri)
         folder = ls.folder_of(params.text_document.uri)
         root = app_root_of(path, folder) if path is not None else None
         if root is None:
@@ -43,6 +46,10 @@ def register(server: DraftServer) -> None:
         previous = ls.deploys.pop(root, None)
         if previous is not None:
             previous.cancel()
+        saved = path.relative_to(root) if path is not None else "a file"
+        ls.window_log_message(
+            types.LogMessageParams(type=types.MessageType.Log, message=f"{saved} saved: deploying")
+        )
         ls.deploys[root] = asyncio.ensure_future(deploy(ls, root, "save"))
 
     @server.command("draft.up")
@@ -53,7 +60,14 @@ def register(server: DraftServer) -> None:
             previous.cancel()
         task = asyncio.ensure_future(deploy(ls, root, "command", delay=False))
         ls.deploys[root] = task
-        result = await task
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError:  # the editor cancelled the command: stop its deploy too
+            task.cancel()
+            raise
+        if task.cancelled():  # a save (or another draft.up) started a newer deploy: it reports
+            return await asyncio.to_thread(_superseded, ls, root)
+        result = task.result()
         return result.to_json() if result is not None else {"phase": "failed"}
 
     @server.command("draft.status")
@@ -134,8 +148,32 @@ def _environment(ls: DraftServer, root: Path) -> config.Environment:
     return config.load(root, ls.settings.environment)
 
 
+def _superseded(ls: DraftServer, root: Path) -> dict[str, Any]:
+    """`draft.up`'s answer when a newer deploy took over: not an error, that deploy reports."""
+    try:
+        env = _environment(ls, root)
+        app, environment = env.name, env.environment
+    except DraftError:
+        app, environment = root.name, ls.settings.environment or ""
+    return {
+        "app": app,
+        "environment": environment,
+        "phase": "superseded",
+        "message": "a newer deploy of the app took over",
+        "elapsedMs": 0,
+    }
+
+
 async def deploy(ls: DraftServer, root: Path, trigger: str, *, delay: bool = True) -> Status | None:
     """One deploy of the app in `root`, reported to the editor; None when it did not start."""
+    unsaved = ls.unsaved_created(root)
+    if unsaved:
+        ls.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Warning, message=unsaved_message(ls, root, unsaved)
+            )
+        )
+        return None
     try:
         env = await asyncio.to_thread(_environment, ls, root)
     except DraftError as error:

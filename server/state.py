@@ -43,10 +43,14 @@ class DraftServer(LanguageServer):
         self.check_tickets: dict[str, int] = {}
         self.deploys: dict[Path, asyncio.Future[Any]] = {}
         self.last_failure: dict[Path, str] = {}
+        self.created: dict[Path, Path] = {}
+        """Files of the create edit not yet seen saved → the app folder they belong to."""
         self.pulls_diagnostics = False
         self.shows_progress = False
         self.applies_file_edits = False
         self.resolves_edits = False
+        self.neovim = False
+        """The editor is Neovim: messages name `:DraftUp` and `:wa` instead of the palette's."""
 
     def folder_of(self, uri: str) -> Path | None:
         """The workspace folder holding `uri` (the deepest, when folders nest)."""
@@ -58,6 +62,27 @@ class DraftServer(LanguageServer):
             folders.append(Path(self.workspace.root_path))
         inside = [f for f in folders if path == f or f in path.parents]
         return max(inside, key=lambda f: len(f.parts), default=None)
+
+    @property
+    def up_command(self) -> str:
+        return ":DraftUp" if self.neovim else "Draft: Up"
+
+    @property
+    def save_all(self) -> str:
+        return ":wa" if self.neovim else "File: Save All"
+
+    def unsaved_created(self, root: Path) -> list[Path]:
+        """Files the create edit made in `root` that are still empty on disk: the editor holds
+        their text unsaved. Those seen written (or gone: the create was undone) are forgotten."""
+        unsaved = []
+        for file, folder in list(self.created.items()):
+            if folder != root:
+                continue
+            if file.is_file() and file.stat().st_size == 0:
+                unsaved.append(file)
+            else:
+                del self.created[file]
+        return unsaved
 
     def default_folder(self) -> Path | None:
         folders = [p for f in self.workspace.folders.values() if (p := path_of(f.uri))]

@@ -59,6 +59,8 @@ def draftd(
     during the test are removed afterwards."""
     daemon = Draftd(tmp_path / "state", free_port())
     daemon.start()
-    with removing_new_containers(docker_engine):
-        yield daemon
-    daemon.stop()
+    try:
+        with removing_new_containers(docker_engine):
+            yield daemon
+    finally:
+        daemon.stop()

@@ -292,7 +292,9 @@ def removing_new_containers(engine: docker.DockerClient) -> Iterator[None]:
             if container.id not in before:
                 try:
                     container.remove(force=True)
-                except docker.errors.APIError as error:  # gone, or going, meanwhile
+                except docker.errors.APIError as error:
+                    # Gone already, or being removed: draftd replaced it, or another test run
+                    # on the same engine is cleaning up.
                     if error.status_code not in (404, 409):
                         raise
 

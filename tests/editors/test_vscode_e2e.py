@@ -1,8 +1,10 @@
 """The VS Code extension in real VS Code: code-server in headless Chromium driven by Playwright
 (editors/vscode/test/e2e/run.mjs), with the packaged .vsix, the real draft-ls, a real draftd and
-the real Docker engine. "Draft: Create" from the command palette writes the files, they show in
-the explorer, saving an edited app.py redeploys, the status bar shows the URL, and the URL
-answers the new text. Screenshots land in docs/images/ for the README."""
+the real Docker engine. A new user opens app.py, creates with the code action (Source Action…)
+or the command palette's "Draft: Create"; the files are written, no editor is left unsaved, the
+next step is shown; one save of an edited app.py deploys it, the status bar shows the URL, and
+the URL answers the new text; Undo still takes the create back. The code action's screenshots
+land in docs/images/ for the README."""
 
 from __future__ import annotations
 
@@ -11,15 +13,12 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import docker
 import pytest
+from kit import Draftd, missing
 
 REPO = Path(__file__).resolve().parents[2]
-from kit import Draftd, free_port, missing
-
 TOOLS = Path(
     os.environ.get(
         "DRAFT_EDITORS_DIR",
@@ -48,13 +47,13 @@ def vscode() -> None:
         )
 
 
-
-def test_create_edit_save_and_see_it_served_in_vscode(
-    vscode: None, draftd: Draftd, tmp_path: Path
+@pytest.mark.parametrize("create_with", ["action", "palette"])
+def test_create_then_one_save_of_app_py_is_served_in_vscode(
+    vscode: None, draftd: Draftd, tmp_path: Path, create_with: str
 ) -> None:
     app = tmp_path / "app"
     shutil.copytree(REPO / "examples" / "python", app)
-    screenshots = REPO / "docs" / "images"
+    screenshots = REPO / "docs" / "images" if create_with == "action" else tmp_path / "shots"
     screenshots.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -68,6 +67,7 @@ def test_create_edit_save_and_see_it_served_in_vscode(
         "WORK": str(tmp_path / "vscode"),
         "PLAYWRIGHT": str(PLAYWRIGHT),
         "SCREENSHOTS": str(screenshots),
+        "CREATE_WITH": create_with,
     }
     completed = subprocess.run(
         [str(NODE), str(REPO / "editors" / "vscode" / "test" / "e2e" / "run.mjs")],
@@ -79,11 +79,30 @@ def test_create_edit_save_and_see_it_served_in_vscode(
     lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
     assert lines, completed.stdout[-2000:] + completed.stderr[-2000:]
     seen = json.loads(lines[-1])
-    assert "error" not in seen, f"{seen.get('error')} (status bar: {seen.get('lastStatus')})"
+    builds = [
+        b for f in (draftd.state / "history").glob("*/*.jsonl") for b in f.read_text().splitlines()
+    ]
+    assert "error" not in seen, (
+        f"{seen.get('error')} (status bar: {seen.get('lastStatus')}; "
+        f"notifications: {seen.get('notifications')}; builds: {builds})"
+    )
     assert seen["activated"]
+    offered = {
+        "action": "Draft: create Dockerfile, chart and draft.toml",
+        "palette": "Draft: Create",
+    }
+    assert any(offered[create_with] in o for o in seen["offered"]), seen["offered"]
     assert any("draft.toml" in row for row in seen["explorer"]) and any(
         "chart" in row for row in seen["explorer"]
     )
-    assert (app / "Dockerfile").read_text().startswith("FROM python:3.12-slim")
+    assert seen["dockerfile"].startswith("FROM python:3.12-slim")
+    assert seen["dirtyTabs"] == [], "the files the create made are saved"
+    assert "from the python pack — save a file to deploy it, or run Draft: Up." in seen["next"]
+    assert "http" not in seen["statusBeforeSave"], "creating deployed nothing"
     assert seen["url"] in seen["statusText"]
     assert seen["served"] == "Hello, VS Code!"
+    # Undo takes the create back: the whole edit after the code action; after Draft: Create,
+    # applied file by file, the file it is done in.
+    assert "draft.toml" not in seen["remainingAfterUndo"]
+    if create_with == "action":
+        assert seen["remainingAfterUndo"] == [], "Undo of the code action removes its files"

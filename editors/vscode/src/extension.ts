@@ -7,8 +7,8 @@ import {
   LanguageClient,
   LanguageClientOptions,
   ServerOptions,
-  State,
 } from "vscode-languageclient/node";
+import { Created, createdPaths, isCreated } from "./created";
 import { findServer } from "./discovery";
 import { serverSettings } from "./settings";
 import { DraftStatus, renderStatus } from "./status";
@@ -17,6 +17,8 @@ let client: LanguageClient | undefined;
 let output: vscode.OutputChannel;
 let statusItem: vscode.StatusBarItem;
 let lastStatus: DraftStatus | undefined;
+/** The create code action's `draft.created` argument, from its resolve to its command. */
+let pendingCreate: Created | undefined;
 
 function editorSettings() {
   const config = vscode.workspace.getConfiguration("draft");
@@ -60,6 +62,23 @@ function render(status: DraftStatus | undefined): void {
   statusItem.show();
 }
 
+/** Save the files a create edit made: VS Code leaves them unsaved, and a deploy reads the disk.
+ * The edit stays undoable (Undo, or the files' own history). */
+async function saveCreated(created: Created): Promise<void> {
+  for (const file of createdPaths(created)) {
+    const uri = vscode.Uri.file(file);
+    const document =
+      vscode.workspace.textDocuments.find((d) => d.uri.fsPath === uri.fsPath) ??
+      (await vscode.workspace.openTextDocument(uri).then(
+        (d) => d,
+        () => undefined,
+      ));
+    if (document?.isDirty && !(await document.save())) {
+      output.appendLine(`could not save ${file}`);
+    }
+  }
+}
+
 async function startClient(context: vscode.ExtensionContext): Promise<void> {
   const settings = editorSettings();
   const discovery = findServer({
@@ -92,6 +111,37 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     ],
     initializationOptions: serverSettings(settings),
     outputChannel: output,
+    middleware: {
+      // VS Code keeps a code action command's arguments in a cache that it may release before
+      // the command runs ("Actual command not found"); a command without arguments is passed
+      // as is. So the create action's `draft.created` argument waits here instead.
+      resolveCodeAction: async (item, token, next) => {
+        const resolved = await next(item, token);
+        const command = resolved?.command;
+        if (resolved && command?.command === "draft.created" && isCreated(command.arguments?.[0])) {
+          pendingCreate = command.arguments?.[0];
+          resolved.command = { title: command.title, command: command.command };
+        }
+        return resolved;
+      },
+      // After a create (the code action's edit, then its `draft.created`; or the command
+      // `draft.create`), save the files it made before the server says what comes next.
+      executeCommand: async (command, args, next) => {
+        if (command === "draft.created") {
+          const created = isCreated(args[0]) ? args[0] : pendingCreate;
+          pendingCreate = undefined;
+          if (created) {
+            await saveCreated(created);
+            args = [created];
+          }
+        }
+        const result = await next(command, args);
+        if (command === "draft.create" && isCreated(result)) {
+          await vscode.commands.executeCommand("draft.created", result);
+        }
+        return result;
+      },
+    },
     errorHandler: {
       error: () => ({ action: ErrorAction.Continue }),
       closed: () => {
@@ -106,13 +156,9 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     },
   };
   client = new LanguageClient("draft", "Draft", serverOptions, clientOptions);
-  client.onDidChangeState((event) => {
-    if (event.newState === State.Running) {
-      client?.onNotification("draft/status", (status: DraftStatus) => render(status));
-    }
-  });
-  await client.start();
+  // Registered once: the client keeps it across restarts of draft-ls.
   client.onNotification("draft/status", (status: DraftStatus) => render(status));
+  await client.start();
   context.subscriptions.push(client);
 }
 

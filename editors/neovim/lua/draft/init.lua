@@ -12,9 +12,10 @@ local defaults = {
     "ruby", "php", "cs", "rust", "swift", "clojure", "erlang", "elixir", "dockerfile",
   },
   root_markers = {
-    "draft.toml", "chart", "requirements.txt", "pyproject.toml", "package.json", "go.mod",
-    "pom.xml", "build.gradle", "build.gradle.kts", "Gemfile", "composer.json", "Cargo.toml",
-    "Package.swift", "project.clj", "deps.edn", "rebar.config", "mix.exs", ".git",
+    "draft.toml", "chart", "project.clj", "deps.edn", "mix.exs", "rebar.config", "go.mod",
+    "build.gradle", "build.gradle.kts", "settings.gradle", "settings.gradle.kts", "pom.xml",
+    "package.json", "composer.json", "requirements.txt", "pyproject.toml", "setup.py", "Pipfile",
+    "Gemfile", "Cargo.toml", "Package.swift", ".git",
   },
 }
 
@@ -50,6 +51,36 @@ local function on_status(_, params)
   end)
 end
 
+local function request(client, method, params, callback)
+  local send = vim.fn.has("nvim-0.11") == 1 and function(...)
+    return client:request(...)
+  end or function(...)
+    return client.request(...)
+  end
+  send(method, params, callback, 0)
+end
+
+--- After a create (the code action's edit, or :DraftCreate): write the files the edit made,
+--- which Neovim leaves in modified buffers (a deploy reads the disk; `u` in a buffer still
+--- undoes its text), then let the server say the next step.
+local function created(info, client)
+  local folder = vim.uri_to_fname(info.folder)
+  for _, file in ipairs(info.files or {}) do
+    local buf = vim.uri_to_bufnr(vim.uri_from_fname(vim.fs.joinpath(folder, file)))
+    if vim.api.nvim_buf_is_loaded(buf) and vim.bo[buf].modified then
+      vim.api.nvim_buf_call(buf, function()
+        vim.cmd("silent noautocmd write")
+      end)
+    end
+  end
+  local params = { command = "draft.created", arguments = { info } }
+  request(client, "workspace/executeCommand", params, function(err)
+    if err then
+      vim.notify("Draft: " .. (err.message or tostring(err)), vim.log.levels.ERROR)
+    end
+  end)
+end
+
 local function client_config(root)
   local cmd = M.server_cmd(root)
   if not cmd then
@@ -68,6 +99,12 @@ local function client_config(root)
     init_options = { draft = M.config.settings },
     settings = { draft = M.config.settings },
     handlers = { ["draft/status"] = on_status },
+    -- The create code action's command: Neovim runs it here, after applying the action's edit.
+    commands = {
+      ["draft.created"] = function(command, ctx)
+        created(command.arguments[1], vim.lsp.get_client_by_id(ctx.client_id))
+      end,
+    },
   }
 end
 
@@ -93,12 +130,7 @@ function M.execute(command, arguments, callback)
     return
   end
   local params = { command = command, arguments = arguments or { root_uri(client) } }
-  local request = vim.fn.has("nvim-0.11") == 1 and function(...)
-    return client:request(...)
-  end or function(...)
-    return client.request(...)
-  end
-  request("workspace/executeCommand", params, function(err, result)
+  request(client, "workspace/executeCommand", params, function(err, result)
     if err then
       vim.notify("Draft: " .. (err.message or tostring(err)), vim.log.levels.ERROR)
       return
@@ -106,7 +138,7 @@ function M.execute(command, arguments, callback)
     if callback then
       callback(result or {}, client)
     end
-  end, 0)
+  end)
 end
 
 --- A statusline component: "Draft: building", "Draft: ready http://…", "Draft: failed".
@@ -126,17 +158,9 @@ end
 
 local function create()
   M.execute("draft.create", nil, function(result, client)
-    -- The edit created the files as buffers; write them, as `draft create` would.
-    for _, file in ipairs(result.files or {}) do
-      local path = vim.fs.joinpath(client.config.root_dir, file)
-      local buf = vim.fn.bufnr(path)
-      if buf ~= -1 and vim.bo[buf].modified then
-        vim.api.nvim_buf_call(buf, function()
-          vim.cmd("silent noautocmd write")
-        end)
-      end
+    if result.folder then
+      created(result, client)
     end
-    vim.notify("Draft: created " .. #(result.files or {}) .. " files from the " .. (result.pack or "?") .. " pack")
   end)
 end
 

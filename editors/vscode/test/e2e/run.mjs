@@ -1,7 +1,8 @@
 // End to end in real VS Code: code-server in headless Chromium, driven by Playwright.
 // Driven by tests/editors/test_vscode_e2e.py, which passes everything through the environment:
 //   CODE_SERVER, VSIX, APP (a copy of examples/python), DRAFT_LS, DAEMON_URL, WORK (scratch),
-//   PLAYWRIGHT (path of playwright-core), SCREENSHOTS (folder for the README's pictures).
+//   PLAYWRIGHT (path of playwright-core), SCREENSHOTS (folder for the README's pictures),
+//   CREATE_WITH ("action": the code action, the default; "palette": Draft: Create).
 // Prints one JSON line with what it saw; exits non-zero on failure.
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -79,36 +80,48 @@ try {
   await draftItem.waitFor({ timeout: 90_000 });
   seen.activated = true;
 
-  // Draft: Create from the command palette.
-  await page.keyboard.press("F1");
-  await page.keyboard.type("Draft: Create");
-  await page.waitForSelector(".quick-input-list .monaco-list-row", { timeout: 30_000 });
-  seen.palette = await page.locator(".quick-input-list .monaco-list-row").allInnerTexts();
-  await page.keyboard.press("Enter");
-  // The edit creates the files and opens them with their text, unsaved, as VS Code does with
-  // any workspace edit (the user can review or undo it); saving them is the user's step.
-  await waitFor(() => fs.existsSync(path.join(env.APP, "draft.toml")), "draft.toml to be created", 60_000);
-  // The edit may still be filling the last files in when they appear on disk: save until
-  // draft.toml (the edit's last file) has its text.
-  await waitFor(async () => {
+  // Open app.py, as a new user would, then create: the code action (Source Action…) or the
+  // command palette's Draft: Create, as CREATE_WITH says.
+  await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "app.py" }).first().dblclick();
+  await page.locator(".tab.active", { hasText: "app.py" }).waitFor({ timeout: 30_000 });
+  const line = () => page.locator(".editor-group-container.active .view-line", { hasText: "Hello World!" }).first();
+  await line().waitFor({ timeout: 30_000 });
+  await line().click();
+  if (env.CREATE_WITH === "palette") {
     await page.keyboard.press("F1");
-    await page.keyboard.type("File: Save All");
+    await page.keyboard.type("Draft: Create");
     await page.waitForSelector(".quick-input-list .monaco-list-row", { timeout: 30_000 });
+    seen.offered = await page.locator(".quick-input-list .monaco-list-row").allInnerTexts();
     await page.keyboard.press("Enter");
-    await new Promise((r) => setTimeout(r, 1500));
-    return fs.statSync(path.join(env.APP, "draft.toml")).size > 0;
-  }, "draft.toml saved", 60_000);
+  } else {
+    // Source actions are not in the light bulb; they are in Source Action… (and the context menu).
+    const action = page.locator(".action-widget .monaco-list-row", { hasText: "Draft: create" }).first();
+    await waitFor(async () => {
+      await page.keyboard.press("F1");
+      await page.keyboard.type("Source Action");
+      await page.waitForSelector(".quick-input-list .monaco-list-row", { timeout: 30_000 });
+      await page.keyboard.press("Enter");
+      return action.waitFor({ timeout: 5_000 }).then(() => true, () => false);
+    }, "the create code action (draft-ls may still be starting)", 60_000);
+    seen.offered = await page.locator(".action-widget .monaco-list-row").allInnerTexts();
+    await page.screenshot({ path: path.join(env.SCREENSHOTS, "vscode-create.png") });
+    await action.click();
+  }
+  // The extension saves the files the edit made (no Save All), then draft-ls says what is next.
+  await waitFor(() => fs.existsSync(path.join(env.APP, "draft.toml")) && fs.statSync(path.join(env.APP, "draft.toml")).size > 0,
+    "draft.toml written", 60_000);
+  const next = page.locator(".notification-list-item-message", { hasText: "save a file to deploy it" }).first();
+  await next.waitFor({ timeout: 30_000 });
+  seen.next = await next.innerText();
   const explorer = page.locator(".explorer-folders-view .monaco-list-row", { hasText: "draft.toml" });
   await explorer.first().waitFor({ timeout: 30_000 });
   seen.explorer = await page.locator(".explorer-folders-view .monaco-list-row").allInnerTexts();
-  await page.screenshot({ path: path.join(env.SCREENSHOTS, "vscode-create.png") });
+  seen.dirtyTabs = await page.locator(".tab.dirty").allInnerTexts();
+  seen.statusBeforeSave = await draftItem.innerText();
 
-  // Edit app.py and save.
-  await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "app.py" }).first().dblclick();
-  await page.locator(".tab.active", { hasText: "app.py" }).waitFor({ timeout: 30_000 });
-  const line = page.locator(".editor-group-container.active .view-line", { hasText: "Hello World!" }).first();
-  await line.waitFor({ timeout: 30_000 });
-  await line.click();
+  // Edit app.py and save it: that one save deploys.
+  await page.locator(".tab", { hasText: "app.py" }).first().click();
+  await line().click();
   await page.keyboard.press("End");
   await page.keyboard.press("Shift+Home");
   await page.keyboard.type('return "Hello, VS Code!"');
@@ -116,24 +129,37 @@ try {
   await page.keyboard.press("Control+S");
 
   const url = await waitFor(async () => {
-    // A deploy may fail on the way (saving the new files one by one can deploy before
-    // draft.toml is written); only the deploy of the edited app.py counts.
+    // The first deploy is that of the save of app.py (saving the created files deploys
+    // nothing), so the first URL shown serves the new text.
     const text = await draftItem.innerText().catch(() => "");
     seen.lastStatus = text;
     const match = text.match(/http:\/\/127\.0\.0\.1:\d+/);
-    if (!match) return undefined;
-    // Saving the created files deployed "Hello World!" first; wait for the save of app.py.
-    const served = await fetch(match[0]).then((r) => r.text()).catch(() => "");
-    return served === "Hello, VS Code!" ? match[0] : undefined;
+    return match ? match[0] : undefined;
   }, "the status bar to show the URL of the new text", 240_000);
   seen.url = url;
   seen.statusText = await draftItem.innerText();
   seen.served = await (await fetch(url)).text();
   await page.screenshot({ path: path.join(env.SCREENSHOTS, "vscode-ready.png") });
+
+  seen.dockerfile = fs.readFileSync(path.join(env.APP, "Dockerfile"), "utf8");
+
+  // The create stays undoable, saved and deployed: Undo in draft.toml takes it back (after the
+  // code action, every file of the edit; after Draft: Create, which VS Code applies file by
+  // file, draft.toml).
+  await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "draft.toml" }).first().dblclick();
+  await page.locator(".tab.active", { hasText: "draft.toml" }).waitFor({ timeout: 30_000 });
+  await page.locator(".editor-group-container.active .view-line").first().click();
+  await page.keyboard.press("Control+Z");
+  const created = ["draft.toml", "Dockerfile", "chart/Chart.yaml"];
+  const remaining = () => created.filter((f) => fs.existsSync(path.join(env.APP, f)));
+  await waitFor(() => !remaining().includes("draft.toml"), "Undo to remove draft.toml", 30_000);
+  await waitFor(() => remaining().length === 0, "Undo to remove every created file", 5_000).catch(() => {});
+  seen.remainingAfterUndo = remaining();
   console.log(JSON.stringify(seen));
 } catch (error) {
   for (const page of browser.contexts().flatMap((c) => c.pages())) {
     await page.screenshot({ path: path.join(env.WORK, "failure.png") }).catch(() => {});
+    seen.notifications = await page.locator(".notification-list-item-message").allInnerTexts().catch(() => []);
   }
   console.log(JSON.stringify({ ...seen, error: String(error), serverLog: serverLog.slice(-3000) }));
   process.exitCode = 1;
