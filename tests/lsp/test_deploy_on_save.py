@@ -42,7 +42,7 @@ async def test_save_redeploys_and_serves_the_new_text(
     shutil.copytree(REPO / "examples" / "python", workspace, dirs_exist_ok=True)
     scaffold.create(workspace, packs.find_pack("python"), "saved-app")
     toml = workspace / "draft.toml"
-    toml.write_text(toml.read_text().replace("watch_delay = 2", "watch_delay = 0"))
+    toml.write_text(toml.read_text().replace("watch_delay = 0.2", "watch_delay = 0"))
     uri = (workspace / "app.py").as_uri()
     client.text_document_did_open(
         types.DidOpenTextDocumentParams(
