@@ -42,6 +42,8 @@ class BuildHistory:
             "reason": build.reason or "",
             "url": build.url or "",
         }
+        if build.stages:
+            entry["stages"] = build.stages
         with self._lock:
             (self.folder / "logs" / f"{build.id}.log").write_text(
                 "\n".join(build.log_lines()) + "\n", encoding="utf-8"

@@ -32,6 +32,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
+from draftd import stages
 from draftd.engine import connect, engine_unavailable, has_file
 from draftd.model import AppKey, Deployment, DeployRequest
 from draftd.sync.syncer import WRAPPER, SyncRequest, SyncUnavailable, wrapper_archive
@@ -80,6 +81,7 @@ class DockerTarget:
         container, url = await asyncio.to_thread(self._replace, request, report)
         if request.settings["wait"]:
             report(f"waiting for the app to answer at {url}")
+            stages.start("ready")
             await self._wait_ready(container, url, request.port)
             report(f"the app answers at {url}")
         synced = container.labels.get(LABEL_SYNC) == "true"
@@ -328,6 +330,7 @@ class DockerSyncer:
         container = await asyncio.to_thread(signal)
         url = f"http://127.0.0.1:{container.labels.get(LABEL_PORT)}"
         if request.files and request.wait:
+            stages.start("ready")
             await self._wait_restarted(container, url, request.port)
             report(f"the app answers at {url}")
         self._synced[request.key] = (request.instance, request.build_id)
