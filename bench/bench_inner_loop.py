@@ -43,6 +43,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -117,6 +118,20 @@ def stage_medians(daemon: Draftd, app: Path) -> dict[str, float]:
             for stage in build.get("stages", []):
                 spans.setdefault(stage["stage"], []).append(stage["ms"] / 1000)
     return {stage: round(statistics.median(times), 3) for stage, times in spans.items()}
+
+
+def retried(measure: Callable[[int], list[float]], attempts: int = 3) -> list[float]:
+    """`measure`, run again when an edit is never served: on a machine shared with other test
+    runs, their clean-up may remove the bench's container (every Draft container has the same
+    label). A row's figures always come from one whole run."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return measure(attempt)
+        except RuntimeError as error:
+            if attempt == attempts:
+                raise
+            print(f"  ({error}; was the container removed from outside? again)", file=sys.stderr)
+    raise AssertionError("unreachable")
 
 
 def naive_latencies(work: Path, edits: int) -> list[float]:
@@ -321,9 +336,12 @@ def main() -> None:
             ("draft_sync_false", "  the same, sync = false", False, False),
         ):
             stages: dict[str, float] = {}
-            times = draft_latencies(
-                work, args.edits, sync=sync, scaffolded=scaffolded, stages=stages
-            )
+            times = retried(
+                lambda attempt, sync=sync, scaffolded=scaffolded, stages=stages: draft_latencies(
+                    work / f"attempt-{attempt}", args.edits, sync=sync, scaffolded=scaffolded,
+                    stages=stages,
+                )
+            )  # fmt: skip
             rows[key] = (label, times, stages)
         naive_times = naive_latencies(work, args.edits)
         sizes = upload_bytes(work)
