@@ -56,6 +56,8 @@ from draft import deploy, manifest  # noqa: E402
 RESULTS = REPO / "bench" / "results" / "inner_loop.json"
 KUBE_RESULTS = REPO / "bench" / "results" / "inner_loop_kubernetes.json"
 REGISTRY = os.environ.get("DRAFT_REGISTRY", "127.0.0.1:5000")
+EDIT_TIMEOUT = 30.0
+"""Seconds an edit may take to be served before its row runs again (`retried`)."""
 KUBECONFIG = Path(os.environ.get("DRAFT_CLUSTER_DIR", "/var/lib/draft-cluster"), "admin.kubeconfig")
 
 
@@ -97,7 +99,7 @@ def draft_latencies(
             text = f"Draft edit {edit}"
             started = time.monotonic()
             set_greeting(app, text)
-            wait_for(url, text)
+            wait_for(url, text, timeout=EDIT_TIMEOUT)
             times.append(time.monotonic() - started)
         if stages is not None:
             stages.update(stage_medians(daemon, app))
