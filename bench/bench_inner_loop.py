@@ -49,7 +49,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from kit import Draftd, fetch, free_port, scaffold, set_greeting  # noqa: E402
+from kit import Draftd, fetch, free_port, read_line, scaffold, set_greeting  # noqa: E402
 
 from draft import deploy, manifest  # noqa: E402
 
@@ -91,8 +91,10 @@ def draft_latencies(
     daemon = Draftd(work / f"{name}-state", free_port(), extra_env=extra_env)
     watching = daemon.draft_background("up", str(app), "--watch")
     try:
-        assert watching.stdout is not None
-        url = watching.stdout.readline().strip()
+        try:
+            url = read_line(watching.stdout, timeout=120).strip()
+        except AssertionError as error:  # the first deploy failed: watching goes on, silent
+            raise RuntimeError(f"the first deploy printed no URL ({error})") from None
         wait_for(url, "Hello World!")
         times = []
         for edit in range(edits):
