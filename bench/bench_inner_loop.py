@@ -3,17 +3,21 @@ script by hand, and the bytes one edit sends.
 
     bash scripts/setup.sh && .venv/bin/python bench/bench_inner_loop.py [--edits 10]
 
-1. Latency. examples/python is scaffolded and run by `draft up --watch` (watch_delay 0: the
-   debounce is the user's choice, not Draft's cost). Each edit rewrites app.py's greeting and
-   the clock runs from the write until the app's URL answers the new text. Draft runs twice:
-   as scaffolded (`sync = true`: app.py is copied into the running container) and with
-   `sync = false` (every save builds the image and replaces the container). The naive loop
-   does what a shell script would: `docker build`, `docker rm -f`, `docker run -p`, then poll.
+1. Latency. examples/python is scaffolded and run by `draft up --watch`. Each edit rewrites
+   app.py's greeting and the clock runs from the write until the app's URL answers the new
+   text. Draft runs four ways: as `draft create` scaffolds it (`watch_delay = 0.2`, `sync =
+   true`: app.py is copied into the running container), the same with `sync = false` (every
+   save builds the image and replaces the container), and both with `watch_delay = 0` (what
+   Draft itself costs, without the quiet period users choose). Each row also gives the median
+   of each stage draftd recorded (`draft history`). The naive loop does what a shell script
+   would: `docker build`, `docker rm -f`, `docker run -p`, then poll.
 2. Bytes. The same app padded with 50 MB of incompressible assets: after a first deploy, a
    one-line change; Draft's upload is compared with the whole context as a tar.gz (what the
    original Draft sent on every `draft up`).
 
-Targets: median latency ≤ 0.5 x the naive loop; bytes ≤ 1/1000 of the context's tar.gz.
+Targets: as scaffolded, a save served in ≤ 0.5 s median; with watch_delay 0, ≤ 0.5 x the
+naive loop; the rebuild path as scaffolded ≤ 0.75 x the naive loop; bytes ≤ 1/1000 of the
+context's tar.gz.
 Results print as a table and go to bench/results/inner_loop.json.
 
 With `--target kubernetes` the same edits run on the real cluster of
@@ -40,18 +44,21 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from kit import Draftd, fetch, free_port, scaffold, set_greeting  # noqa: E402
+from kit import Draftd, fetch, free_port, read_line, scaffold, set_greeting  # noqa: E402
 
 from draft import deploy, manifest  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "inner_loop.json"
 KUBE_RESULTS = REPO / "bench" / "results" / "inner_loop_kubernetes.json"
 REGISTRY = os.environ.get("DRAFT_REGISTRY", "127.0.0.1:5000")
+EDIT_TIMEOUT = 30.0
+"""Seconds an edit may take to be served before its row runs again (`retried`)."""
 KUBECONFIG = Path(os.environ.get("DRAFT_CLUSTER_DIR", "/var/lib/draft-cluster"), "admin.kubeconfig")
 
 
@@ -64,12 +71,19 @@ def wait_for(url: str, text: str, timeout: float = 120) -> None:
 
 
 def draft_latencies(
-    work: Path, edits: int, *, sync: bool, kubernetes: dict[str, str] | None = None
+    work: Path,
+    edits: int,
+    *,
+    sync: bool,
+    kubernetes: dict[str, str] | None = None,
+    scaffolded: bool = False,
+    stages: dict[str, float] | None = None,
 ) -> list[float]:
     """Save → served under `draft up --watch`; on the cluster when `kubernetes` gives the
-    namespace (and registry) to deploy with."""
-    name = "bench-sync" if sync else "bench-build"
-    settings: dict[str, object] = {"watch_delay": 0, "sync": sync}
+    namespace (and registry) to deploy with. `scaffolded`: draft create's watch_delay, else 0.
+    `stages` gets the median of each stage of the edits' builds, in seconds."""
+    name = ("bench-sync" if sync else "bench-build") + ("-as-created" if scaffolded else "")
+    settings: dict[str, object] = {"sync": sync} if scaffolded else {"watch_delay": 0, "sync": sync}
     extra_env: dict[str, str] = {}
     if kubernetes is not None:
         settings.update(target="kubernetes", **kubernetes)
@@ -78,22 +92,51 @@ def draft_latencies(
     daemon = Draftd(work / f"{name}-state", free_port(), extra_env=extra_env)
     watching = daemon.draft_background("up", str(app), "--watch")
     try:
-        assert watching.stdout is not None
-        url = watching.stdout.readline().strip()
+        try:
+            url = read_line(watching.stdout, timeout=120).strip()
+        except AssertionError as error:  # the first deploy failed: watching goes on, silent
+            raise RuntimeError(f"the first deploy printed no URL ({error})") from None
         wait_for(url, "Hello World!")
         times = []
         for edit in range(edits):
             text = f"Draft edit {edit}"
             started = time.monotonic()
             set_greeting(app, text)
-            wait_for(url, text)
+            wait_for(url, text, timeout=EDIT_TIMEOUT)
             times.append(time.monotonic() - started)
+        if stages is not None:
+            stages.update(stage_medians(daemon, app))
         return times
     finally:
         watching.terminate()
         watching.wait(20)
         daemon.draft("delete", str(app))
         daemon.stop()
+
+
+def stage_medians(daemon: Draftd, app: Path) -> dict[str, float]:
+    """The median of each stage over the watch builds that became ready, in seconds."""
+    listed = json.loads(daemon.draft("history", str(app), "-o", "json").stdout)
+    spans: dict[str, list[float]] = {}
+    for build in listed:
+        if build["trigger"] == "watch" and build["outcome"] == "ready":
+            for stage in build.get("stages", []):
+                spans.setdefault(stage["stage"], []).append(stage["ms"] / 1000)
+    return {stage: round(statistics.median(times), 3) for stage, times in spans.items()}
+
+
+def retried(measure: Callable[[int], list[float]], attempts: int = 3) -> list[float]:
+    """`measure`, run again when an edit is never served: on a machine shared with other test
+    runs, their clean-up may remove the bench's container (every Draft container has the same
+    label). A row's figures always come from one whole run."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return measure(attempt)
+        except RuntimeError as error:
+            if attempt == attempts:
+                raise
+            print(f"  ({error}; was the container removed from outside? again)", file=sys.stderr)
+    raise AssertionError("unreachable")
 
 
 def naive_latencies(work: Path, edits: int) -> list[float]:
@@ -288,42 +331,74 @@ def main() -> None:
     if args.target == "kubernetes":
         main_kubernetes(args.edits)
         return
+    rows: dict[str, tuple[str, list[float], dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="draft-bench-") as folder:
         work = Path(folder)
-        draft_times = draft_latencies(work, args.edits, sync=True)
-        rebuild_times = draft_latencies(work, args.edits, sync=False)
+        for key, label, sync, scaffolded in (
+            ("draft_as_scaffolded", "draft up --watch, as scaffolded", True, True),
+            ("draft_rebuild_as_scaffolded", "  the same, sync = false", False, True),
+            ("draft", "draft up --watch, watch_delay 0", True, False),
+            ("draft_sync_false", "  the same, sync = false", False, False),
+        ):
+            stages: dict[str, float] = {}
+            times = retried(
+                lambda attempt, sync=sync, scaffolded=scaffolded, stages=stages: draft_latencies(
+                    work / f"attempt-{attempt}", args.edits, sync=sync, scaffolded=scaffolded,
+                    stages=stages,
+                )
+            )  # fmt: skip
+            rows[key] = (label, times, stages)
         naive_times = naive_latencies(work, args.edits)
         sizes = upload_bytes(work)
         shutil.rmtree(work, ignore_errors=True)
 
-    draft_summary, naive_summary = summary(draft_times), summary(naive_times)
-    rebuild_summary = summary(rebuild_times)
-    ratio = draft_summary["median_s"] / naive_summary["median_s"]
+    naive_summary = summary(naive_times)
+    summaries = {key: summary(times) for key, (_, times, _) in rows.items()}
+
+    def ratio_of(key: str) -> float:
+        return round(summaries[key]["median_s"] / naive_summary["median_s"], 3)
+
+    scaffolded_s = summaries["draft_as_scaffolded"]["median_s"]
     byte_ratio = sizes["one_line_change_bytes"] / sizes["context_tar_gz_bytes"]
-    result = {
+    result: dict[str, object] = {
         "edits": args.edits,
-        "draft": {**draft_summary, "samples_s": [round(t, 3) for t in draft_times]},
-        "draft_sync_false": {
-            **rebuild_summary,
-            "samples_s": [round(t, 3) for t in rebuild_times],
+        **{
+            key: {
+                **summaries[key],
+                "stages_median_s": stages,
+                "samples_s": [round(t, 3) for t in times],
+            }
+            for key, (_, times, stages) in rows.items()
         },
         "naive": {**naive_summary, "samples_s": [round(t, 3) for t in naive_times]},
-        "latency_ratio": round(ratio, 3),
+        "latency_ratio": ratio_of("draft"),
+        "as_scaffolded_ratio": ratio_of("draft_as_scaffolded"),
+        "rebuild_as_scaffolded_ratio": ratio_of("draft_rebuild_as_scaffolded"),
         "bytes": {**sizes, "ratio": byte_ratio},
-        "targets": {"latency_ratio_max": 0.5, "bytes_ratio_max": 0.001},
-        "met": {"latency": ratio <= 0.5, "bytes": byte_ratio <= 0.001},
+        "targets": {
+            "as_scaffolded_median_s_max": 0.5,
+            "latency_ratio_max": 0.5,
+            "rebuild_ratio_max": 0.75,
+            "bytes_ratio_max": 0.001,
+        },
+        "met": {
+            "as_scaffolded": scaffolded_s <= 0.5,
+            "latency": ratio_of("draft") <= 0.5,
+            "rebuild": ratio_of("draft_rebuild_as_scaffolded") <= 0.75,
+            "bytes": byte_ratio <= 0.001,
+        },
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{'save → served (s)':<34}{'median':>10}{'p90':>10}")
-    for label, row in (
-        ("draft up --watch", draft_summary),
-        ("draft up --watch, sync = false", rebuild_summary),
-    ):
-        print(f"{label:<34}{row['median_s']:>10.3f}{row['p90_s']:>10.3f}")
+    print(f"{'save → served (s)':<34}{'median':>10}{'p90':>10}{'ratio':>8}  stages (median s)")
+    for key, (label, _, stages) in rows.items():
+        row = summaries[key]
+        where = ", ".join(f"{stage} {seconds:.3f}" for stage, seconds in stages.items())
+        figures = f"{row['median_s']:>10.3f}{row['p90_s']:>10.3f}{ratio_of(key):>8.2f}"
+        print(f"{label:<34}{figures}  {where}")
     naive_row = f"{naive_summary['median_s']:>10.3f}{naive_summary['p90_s']:>10.3f}"
-    print(f"{'docker build/rm/run loop':<34}{naive_row}")
-    print(f"{'ratio (target ≤ 0.5)':<34}{ratio:>10.3f}")
+    print(f"{'docker build/rm/run loop':<34}{naive_row}{1:>8.2f}")
+    print("targets: as scaffolded ≤ 0.5 s; watch_delay 0 ≤ 0.5x; rebuild as scaffolded ≤ 0.75x")
     print()
     print(f"{'one-line change in a 50 MB app':<34}{'bytes':>14}")
     print(f"{'whole context as tar.gz':<34}{sizes['context_tar_gz_bytes']:>14,}")

@@ -47,7 +47,7 @@ class Environment:
     name: str
     namespace: str = "default"
     watch: bool = True
-    watch_delay: float = 2
+    watch_delay: float = 0.2
     wait: bool = True
     sync: bool = True
     registry: str = ""

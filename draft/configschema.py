@@ -166,8 +166,10 @@ KEYS: dict[str, KeySpec] = {
             "watch_delay",
             (int, float),
             "a number of seconds",
-            2,
-            "Seconds of quiet after the last change before a redeploy (debounce).",
+            0.2,
+            "Seconds of quiet after the last change before a redeploy (debounce): a burst of "
+            "saves closer together than this (Save All, a formatter, a git checkout) is one "
+            "redeploy. Raise it when a tool of yours pauses longer between the files it writes.",
             _non_negative,
             "out-of-range",
             hyphenated="watch-delay",

@@ -21,7 +21,7 @@ from typing import Any
 from draft.errors import DraftError
 from draftd.buildspec import BuildSpec
 from draftd.model import AppKey, BuildEvent
-from draftd.wire import BuildStatusJSON, EventKind, Phase, Progress
+from draftd.wire import BuildStatusJSON, EventKind, Phase, Progress, StageTiming
 
 MAX_LOG_EVENTS = 5_000
 KEEP_PER_KEY = 50
@@ -150,6 +150,8 @@ class Build:
         self.phase = Phase.QUEUED
         self.url: str | None = None
         self.reason: str | None = None
+        self.stages: list[StageTiming] = []
+        """Where its time went (`draftd.stages`), once it has ended."""
         self.task: asyncio.Task[None] | None = None
         self._redact = redact
         self._events = EventLog(max_log_events)
@@ -178,14 +180,21 @@ class Build:
             self._emit("progress", self.phase, message, progress=progress)
 
     def finish(
-        self, phase: Phase, message: str, *, url: str | None = None, reason: str | None = None
+        self,
+        phase: Phase,
+        message: str,
+        *,
+        url: str | None = None,
+        reason: str | None = None,
+        stages: list[StageTiming] | None = None,
     ) -> bool:
         """End the build with a terminal event; False when it had already ended."""
         assert phase.terminal, phase
         reason = self._redact(reason) if reason is not None else None
-        if not self._emit("phase", phase, message, url=url, reason=reason):
+        if not self._emit("phase", phase, message, url=url, reason=reason, stages=stages):
             return False
         self.phase, self.url, self.reason = phase, url, reason
+        self.stages = stages or []
         return True
 
     def stop(self, phase: Phase, message: str, reason: str) -> bool:
@@ -250,6 +259,7 @@ class Build:
         url: str | None = None,
         reason: str | None = None,
         image: str | None = None,
+        stages: list[StageTiming] | None = None,
     ) -> bool:
         if self.phase.terminal:
             return False
@@ -268,6 +278,7 @@ class Build:
             url=url,
             reason=reason,
             image=image,
+            stages=stages or None,
         )
         self._events.append(event)
         self._changed.set()
@@ -301,6 +312,8 @@ class Build:
             out["url"] = self.url
         if self.reason is not None:
             out["reason"] = self.reason
+        if self.stages:
+            out["stages"] = self.stages
         return out
 
 

@@ -118,7 +118,7 @@ class BuildHistory:
 
 
 def _entry(build: Build) -> HistoryEntry:
-    return {
+    entry: HistoryEntry = {
         "buildId": build.id,
         "app": build.key.app,
         "environment": build.key.environment,
@@ -130,3 +130,6 @@ def _entry(build: Build) -> HistoryEntry:
         "reason": build.reason or "",
         "url": build.url or "",
     }
+    if build.stages:
+        entry["stages"] = build.stages
+    return entry

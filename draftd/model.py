@@ -17,6 +17,7 @@ from draftd.wire import (
     EventKind,
     Phase,
     Progress,
+    StageTiming,
 )
 
 
@@ -35,6 +36,7 @@ class BuildEvent:
     url: str | None = None
     reason: str | None = None
     image: str | None = None
+    stages: list[StageTiming] | None = None
 
     def to_json(self) -> BuildEventJSON:
         out: BuildEventJSON = {
@@ -56,6 +58,8 @@ class BuildEvent:
             out["reason"] = self.reason
         if self.image is not None:
             out["image"] = self.image
+        if self.stages is not None:
+            out["stages"] = self.stages
         return out
 
 

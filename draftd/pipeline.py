@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from draft.errors import DraftError
+from draftd import stages
 from draftd.app_records import AppRecord, AppRecords
 from draftd.blobs import BlobStore
 from draftd.builder import APP_LABEL, Builder, BuildFailed
@@ -84,25 +85,32 @@ class Pipeline:
     async def run(self, build: Build) -> None:
         """Run `build` to a terminal event; never raises but for cancellation."""
         folder = self.work / build.id
+        stopwatch = stages.Stopwatch()
+        stages.timing(stopwatch)
         try:
             if self.history is not None:
                 with contextlib.suppress(OSError):
                     await asyncio.to_thread(self.history.begin, build)
-            await self._run(build, folder)
+            await self._run(build, folder, stopwatch)
         except asyncio.CancelledError:
-            build.finish(Phase.FAILED, "draftd stopped the build", reason="draftd stopped")
+            build.finish(
+                Phase.FAILED, "draftd stopped the build", reason="draftd stopped",
+                stages=stopwatch.timings(),
+            )  # fmt: skip
             raise
         except DeployError as error:
             for line in error.logs.splitlines():
                 build.log(line)
-            build.finish(Phase.FAILED, str(error), reason=str(error))
+            build.finish(Phase.FAILED, str(error), reason=str(error), stages=stopwatch.timings())
         except DraftError as error:
-            build.finish(Phase.FAILED, str(error), reason=str(error))
+            build.finish(Phase.FAILED, str(error), reason=str(error), stages=stopwatch.timings())
         except Exception as error:
             log.exception("build %s of %s failed on a bug", build.id, build.key)
             reason = f"internal error: {type(error).__name__}: {error}"
-            build.finish(Phase.FAILED, reason, reason=reason)
+            build.finish(Phase.FAILED, reason, reason=reason, stages=stopwatch.timings())
         finally:
+            if not build.stages:  # superseded: what it did until then
+                build.stages = stopwatch.timings()
             if self.history is not None:
                 with contextlib.suppress(OSError):
                     await asyncio.to_thread(self.history.record, build)
@@ -110,22 +118,28 @@ class Pipeline:
             if build.id not in self._deploys:  # else the deploy removes it when it ends
                 await asyncio.to_thread(shutil.rmtree, folder, True)
 
-    async def _run(self, build: Build, folder: Path) -> None:
+    async def _run(self, build: Build, folder: Path, stopwatch: stages.Stopwatch) -> None:
         # The deploy may outlive the build (superseded meanwhile), whose spec then goes:
         # the work below holds on to it.
         spec = build.spec
+        stopwatch.start("upload")
         await self._wait_for_blobs(build)
+        stopwatch.stop()
         target = await self._target(spec.settings["target"])
         if await self.sync.ready(build, spec, target):
             work = self._sync_or_build(build, spec, target, folder)
         else:
             await self._build_and_push(build, spec, folder)
             work = self._deploy(build, spec, target, folder)
+        stopwatch.stop()  # waiting for the app's deploy lock is no stage
         deploy = await self._start_deploy(build, work)
         if deploy is not None:
             deployment = await asyncio.shield(deploy)
+            stopwatch.stop()
             where = f" at {deployment.url}" if deployment.url else ""
-            build.finish(Phase.READY, f"ready{where}", url=deployment.url)
+            build.finish(
+                Phase.READY, f"ready{where}", url=deployment.url, stages=stopwatch.timings()
+            )
             self._chore(self.prune_images(build.key.app, KEEP_IMAGES))
 
     async def prune_images(self, app: str, keep: int) -> list[str]:
@@ -162,6 +176,7 @@ class Pipeline:
         self, build: Build, spec: BuildSpec, target: DeployTarget, folder: Path
     ) -> Deployment:
         """Under the deploy lock: sync `build` into the app, or build and deploy it after all."""
+        stages.start("sync")
         synced = await self.sync.sync(build, spec, target)
         if synced is None:
             await self._build_and_push(build, spec, folder)
@@ -221,6 +236,7 @@ class Pipeline:
     async def _build(self, build: Build, spec: BuildSpec, image: Image, folder: Path) -> None:
         settings = spec.settings
         build.enter(Phase.BUILDING, f"building {image.reference}", image=image.reference)
+        stages.start("build")
         if await self.builder.exists(image):
             build.log(f"image {image.reference} exists; not rebuilt")
         else:
@@ -259,6 +275,7 @@ class Pipeline:
         if not build.spec.settings["registry"]:
             return
         build.enter(Phase.PUSHING, f"pushing {image.reference}", image=image.reference)
+        stages.start("push")
 
         def pushing(progress: Progress) -> None:
             build.progress(f"pushing {image.reference}", progress)
@@ -323,6 +340,7 @@ class Pipeline:
         """Deploy the image `build` made, holding the app's deploy lock."""
         image = image_for(build)
         build.enter(Phase.DEPLOYING, f"deploying to {target.name}", image=image.reference)
+        stages.start("deploy")
         chart_dir = await self._chart(spec, folder)
         port = await asyncio.to_thread(container_port, spec, chart_dir, self.blobs)
         settings = spec.settings

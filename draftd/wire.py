@@ -47,6 +47,21 @@ DeploymentState = Literal["running", "starting", "failed", "absent", "unknown"]
 """Where an app stands; "unknown" when its target could not say."""
 
 
+Stage = Literal["upload", "build", "push", "deploy", "sync", "ready"]
+"""The stages a build's time goes to: `upload` (until every file is in draftd), `build` (the
+image), `push` (to the registry), `deploy` (the new container or the Helm release) or `sync`
+(the saved files copied into the running app), then `ready` (until the app answers, where the
+target tells that apart from its deploy)."""
+STAGES: Final[tuple[str, ...]] = get_args(Stage)
+
+
+class StageTiming(TypedDict):
+    """How long one stage of a build took; a build's stages are listed in the order they ran."""
+
+    stage: Stage
+    ms: int
+
+
 class ManifestEntry(TypedDict):
     """One file of the build context: where it goes, what it holds, its mode."""
 
@@ -119,6 +134,7 @@ class BuildStatusJSON(TypedDict):
     tag: str
     url: NotRequired[str]
     reason: NotRequired[str]
+    stages: NotRequired[list[StageTiming]]  # once it has ended
 
 
 class Cancelled(TypedDict):
@@ -149,6 +165,7 @@ class BuildEventJSON(TypedDict):
     url: NotRequired[str]
     reason: NotRequired[str]
     image: NotRequired[str]
+    stages: NotRequired[list[StageTiming]]  # on the terminal event: where the time went
 
 
 class HealthJSON(TypedDict):
@@ -192,6 +209,7 @@ class HistoryEntry(TypedDict):
     outcome: str  # ready | failed | superseded
     reason: str
     url: str
+    stages: NotRequired[list[StageTiming]]  # absent in builds recorded by older draftds
 
 
 class Deleted(TypedDict):

@@ -77,7 +77,7 @@ def test_a_generated_draft_toml_is_clean_and_loads():
         "tufted-lamb",
         "default",
         True,
-        2,
+        0.2,
         "auto",
     )
 

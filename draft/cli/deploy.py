@@ -18,7 +18,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from draft import config, tasks, watch
 from draft.cli.output import Output
 from draft.client import Deleted, DeploymentJSON, DraftdClient, HistoryEntry, ensure_daemon
-from draft.deploy import Status, up
+from draft.deploy import Status, describe_stages, up
 from draft.errors import DraftError
 
 T = TypeVar("T")
@@ -137,7 +137,8 @@ class StatusPrinter:
         elif status.phase == "failed":
             self.console.print(f"✗ {status.message}", style="bold red", markup=False)
         elif status.phase == "ready":
-            self.console.print(f"✓ {status.message}", style="bold green", markup=False)
+            timings = f" ({status.timings})" if status.stages else ""
+            self.console.print(f"✓ {status.message}{timings}", style="bold green", markup=False)
         else:
             self.console.print(f"• {status.phase}: {status.message}", markup=False)
 
@@ -296,13 +297,15 @@ def run_history(args: argparse.Namespace, out: Output) -> int:
     if not builds:
         out.note("No builds yet: `draft up` makes the first.")
     else:
-        out.line(f"{'BUILD':<16}{'TAG':<20}{'WHEN':<21}{'TOOK':>8}  {'OUTCOME':<11}{'TRIGGER':<9}")
+        out.line(
+            f"{'BUILD':<16}{'TAG':<20}{'WHEN':<21}{'TOOK':>8}  {'OUTCOME':<11}{'TRIGGER':<9}STAGES"
+        )
     for build in builds:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(build["startedAt"]))
         took = f"{build['durationMs'] / 1000:.1f}s"
         out.line(
             f"{build['buildId']:<16}{build['tag'][:18]:<20}{when:<21}{took:>8}  "
-            f"{build['outcome']:<11}{build['trigger']:<9}"
+            f"{build['outcome']:<11}{build['trigger']:<9}{describe_stages(build.get('stages', []))}"
         )
     out.result(builds)
     return 0

@@ -9,11 +9,15 @@ waits until the app answers HTTP; an app that exits or never answers is a
 `DeployError` carrying its last log lines.
 
 An app whose saves can be synced (`DeployRequest.restartable`) runs under the
-restart wrapper (`draftd.sync.syncer.WRAPPER`), a small POSIX shell script put
-into its container: its `DockerSyncer` copies the changed files in and sends the
-wrapper SIGHUP, which restarts the app's command in place, so a save costs the
-app's start-up time and nothing else. Images without /bin/sh run as they are,
-and their saves build the image.
+restart wrapper (`draftd.sync.syncer.wrapper_script`), a small POSIX shell script
+given to the container's `/bin/sh -c`: its `DockerSyncer` copies the changed files in
+and sends the wrapper SIGHUP, which restarts the app's command in place, so a save
+costs the app's start-up time and nothing else. Images without /bin/sh run as they
+are, and their saves build the image.
+
+A redeploy is on the critical path of every save that builds, so its engine calls
+overlap where they can: the old container is stopped while the new one is checked
+for /bin/sh, and the wrapper travels in the container's command, not as a copy.
 """
 
 from __future__ import annotations
@@ -34,9 +38,10 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
+from draftd import stages
 from draftd.engine import connect, engine_unavailable, has_file
 from draftd.model import AppKey, Deployment, DeployRequest
-from draftd.sync.syncer import WRAPPER, SyncRequest, SyncUnavailable, wrapper_archive
+from draftd.sync.syncer import SyncRequest, SyncUnavailable, wrapper_script
 from draftd.targets.base import (
     DeployError,
     ExecResult,
@@ -56,6 +61,10 @@ READY_TIMEOUT = 60.0
 ENGINE_TIMEOUT = 120
 STOP_TIMEOUT = 3
 LOG_LINES = 20
+_WRAPPER_SCRIPT = "\n".join(
+    line for line in wrapper_script().decode().splitlines() if not line.lstrip().startswith("#")
+)
+"""The restart wrapper as `sh -c` runs it (the image's command is its "$@"), comments left out."""
 
 
 def container_name(key: AppKey) -> str:
@@ -89,6 +98,7 @@ class DockerTarget:
         container, url = await asyncio.to_thread(self._replace, request, report)
         if request.settings["wait"]:
             report(f"waiting for the app to answer at {url}")
+            stages.start("ready")
             await self._wait_ready(container, url, request.port)
             report(f"the app answers at {url}")
         synced = container.labels.get(LABEL_SYNC) == "true"
@@ -108,11 +118,11 @@ class DockerTarget:
         Creating first and removing the old container's leftovers after the new one
         runs keeps the moment the port is free as short as the engine allows.
         """
-        engine = self._engine()
         name = container_name(request.key)
         old = self._find(request.key)
         host_port = _kept_port(old) or _free_port()
         killed = False
+        stopping: threading.Thread | None = None
         try:
             if old is not None:
                 old.rename(f"{name}-old-{int(time.time() * 1000)}")
@@ -132,14 +142,16 @@ class DockerTarget:
             }
             container = None
             if request.restartable:
-                container = self._create_restartable(request, settings, report)
-            if container is None:
-                container = engine.containers.create(request.image.reference, **settings)
+                container = self._create_restartable(request, settings)
             if old is not None:
+                # The old container lets go of the port while the new one is made ready.
                 report(f"stopping the previous container of {request.key}")
                 killed = True
-                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                    old.kill()
+                stopping = threading.Thread(target=_kill, args=(old,), daemon=True)
+                stopping.start()
+            container = self._runnable(request, settings, container, report)
+            if stopping is not None:
+                stopping.join()
             report(f"starting {name} from {request.image.reference} on 127.0.0.1:{host_port}")
             container.start()
         except docker.errors.APIError as error:
@@ -159,30 +171,38 @@ class DockerTarget:
         return container, f"http://127.0.0.1:{host_port}"
 
     def _create_restartable(
-        self, request: DeployRequest, settings: dict[str, Any], report: Report
+        self, request: DeployRequest, settings: dict[str, Any]
     ) -> Container | None:
-        """A container running the image's command under the restart wrapper, or None.
-
-        None when the image has no command of its own or no /bin/sh to run the wrapper.
-        """
+        """A container running the image's command under the restart wrapper (checked for
+        /bin/sh by `_runnable`), or None when the image has no command of its own."""
         engine = self._engine()
         config = engine.images.get(request.image.reference).attrs.get("Config") or {}
         command = [*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]
         if not command:
             return None
         labels = {**settings["labels"], LABEL_SYNC: "true"}
-        container = engine.containers.create(
+        return engine.containers.create(
             request.image.reference,
             **{**settings, "labels": labels},
-            entrypoint=["/bin/sh", WRAPPER],
+            entrypoint=["/bin/sh", "-c", _WRAPPER_SCRIPT, "draft-restart"],
             command=command,
         )
-        if not has_file(container, "/bin/sh"):
+
+    def _runnable(
+        self,
+        request: DeployRequest,
+        settings: dict[str, Any],
+        restartable: Container | None,
+        report: Report,
+    ) -> Container:
+        """`restartable` when its image has /bin/sh for the wrapper, else a container
+        running the image as it is."""
+        if restartable is not None:
+            if has_file(restartable, "/bin/sh"):
+                return restartable
             report("the image has no /bin/sh: saves rebuild the image (no file sync)")
-            container.remove(force=True)
-            return None
-        container.put_archive("/", wrapper_archive())
-        return container
+            restartable.remove(force=True)
+        return self._engine().containers.create(request.image.reference, **settings)
 
     async def _wait_ready(
         self, container: Container, url: str, port: int, interval: float = 0.02
@@ -361,6 +381,7 @@ class DockerSyncer:
         container = await asyncio.to_thread(signal)
         url = f"http://127.0.0.1:{container.labels.get(LABEL_PORT)}"
         if request.files and request.wait:
+            stages.start("ready")
             await self._wait_restarted(container, url, request.port)
             report(f"the app answers at {url}")
         self._synced[request.key] = (request.instance, request.build_id)
@@ -405,6 +426,11 @@ def _sync_errors(container: Container, name: str, doing: str) -> Iterator[None]:
 
 def _files(count: int) -> str:
     return "1 file" if count == 1 else f"{count} files"
+
+
+def _kill(container: Container) -> None:
+    with contextlib.suppress(docker.errors.DockerException, OSError):
+        container.kill()
 
 
 def _remove(container: Container) -> None:

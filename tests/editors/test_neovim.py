@@ -224,7 +224,7 @@ def test_saving_redeploys_and_the_status_component_shows_the_url(
 ) -> None:
     scaffold.create(app, packs.find_pack("python"), "nvim-saved")
     toml = app / "draft.toml"
-    toml.write_text(toml.read_text().replace("watch_delay = 2", "watch_delay = 0"))
+    toml.write_text(toml.read_text().replace("watch_delay = 0.2", "watch_delay = 0"))
     results = run_nvim(
         nvim,
         app,

@@ -247,7 +247,7 @@ async def test_draftd_unreachable_is_one_clear_failure_and_checks_go_on(
 ) -> None:
     app = scaffolded(workspace)
     (app / "draft.toml").write_text(
-        (app / "draft.toml").read_text().replace("watch_delay = 2", "watch_delay = 0")
+        (app / "draft.toml").read_text().replace("watch_delay = 0.2", "watch_delay = 0")
     )
     client.workspace_did_change_configuration(
         types.DidChangeConfigurationParams(settings={"draft": {"daemonUrl": "http://127.0.0.1:9"}})
@@ -290,7 +290,7 @@ async def test_a_keystroke_is_answered_while_a_deploy_waits(
     slow build) keeps the deploy waiting; hover must not wait with it."""
     app = scaffolded(workspace)
     (app / "draft.toml").write_text(
-        (app / "draft.toml").read_text().replace("watch_delay = 2", "watch_delay = 0")
+        (app / "draft.toml").read_text().replace("watch_delay = 0.2", "watch_delay = 0")
     )
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))

@@ -20,6 +20,12 @@ test("ready shows the URL and a click opens it", () => {
   assert.deepEqual(view.command, { command: "vscode.open", arguments: ["http://127.0.0.1:39105"] });
 });
 
+test("ready's tooltip says where the deploy's time went", () => {
+  const timings = "upload 0.01 s, sync 0.05 s, ready 0.11 s";
+  const view = renderStatus({ ...base, phase: "ready", url: "http://127.0.0.1:39105", timings });
+  assert.equal(view.tooltip.split("\n")[1], timings);
+});
+
 test("failed shows the reason in the tooltip and a click shows the output", () => {
   const view = renderStatus({ ...base, phase: "failed", message: "The Docker engine is not running." });
   assert.equal(view.text, "$(error) Draft: failed");

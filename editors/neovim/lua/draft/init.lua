@@ -45,6 +45,7 @@ local function on_status(_, params)
   M.state.message = params.message or ""
   M.state.app = params.app
   M.state.url = params.url or (params.phase == "ready" and M.state.url) or nil
+  M.state.timings = params.timings
   vim.schedule(function()
     vim.cmd("redrawstatus")
     vim.api.nvim_exec_autocmds("User", { pattern = "DraftStatus", modeline = false, data = params })
@@ -142,13 +143,15 @@ function M.execute(command, arguments, callback)
 end
 
 --- A statusline component: "Draft: building", "Draft: ready http://…", "Draft: failed".
-function M.status()
+--- With `{ timings = true }` a ready status says where the time went: "(sync 0.05 s, ready 0.11 s)".
+function M.status(opts)
   local state = M.state
   if state.phase == "idle" then
     return ""
   end
   if state.phase == "ready" then
-    return "Draft: ready " .. (state.url or "")
+    local timings = opts and opts.timings and state.timings and (" (" .. state.timings .. ")") or ""
+    return "Draft: ready " .. (state.url or "") .. timings
   end
   if state.phase == "failed" then
     return "Draft: failed"
