@@ -208,6 +208,7 @@ def test_the_create_code_action_then_one_save_of_app_py_serves_it(
         results.notified = notified
     """,
         settings={"daemonUrl": draftd.url},
+        env={"DRAFTD_STATE": str(draftd.state)},  # where draft-ls finds draftd's token
         timeout=300,
     )
     assert results["next"], results["notified"]
