@@ -43,9 +43,11 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -91,6 +93,9 @@ def draft_latencies(
     app = scaffold(work / name, name, **settings)
     daemon = Draftd(work / f"{name}-state", free_port(), extra_env=extra_env)
     watching = daemon.draft_background("up", str(app), "--watch")
+    # Its progress goes to stderr: drained, or a full pipe would stall the watcher itself.
+    drain = threading.Thread(target=_drain, args=(watching.stderr,), daemon=True)
+    drain.start()
     try:
         try:
             url = read_line(watching.stdout, timeout=120).strip()
@@ -112,6 +117,13 @@ def draft_latencies(
         watching.wait(20)
         daemon.draft("delete", str(app))
         daemon.stop()
+
+
+def _drain(stream: IO[str] | None) -> None:
+    """Read a pipe to its end, throwing the lines away."""
+    if stream is not None:
+        for _line in stream:
+            pass
 
 
 def stage_medians(daemon: Draftd, app: Path) -> dict[str, float]:
