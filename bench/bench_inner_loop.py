@@ -72,6 +72,28 @@ def wait_for(url: str, text: str, timeout: float = 120) -> None:
         time.sleep(0.01)
 
 
+def timed_edits(
+    app: Path,
+    url: str,
+    edits: int,
+    label: str,
+    *,
+    after_edit: Callable[[int], None] = lambda _: None,
+    timeout: float = 120,
+) -> list[float]:
+    """Seconds from each edit of app.py's greeting until `url` answers it (`after_edit` runs
+    the loop's own redeploy, inside the clock)."""
+    times = []
+    for edit in range(edits):
+        text = f"{label} edit {edit}"
+        started = time.monotonic()
+        set_greeting(app, text)
+        after_edit(edit)
+        wait_for(url, text, timeout=timeout)
+        times.append(time.monotonic() - started)
+    return times
+
+
 def draft_latencies(
     work: Path,
     edits: int,
@@ -102,13 +124,7 @@ def draft_latencies(
         except AssertionError as error:  # the first deploy failed: watching goes on, silent
             raise RuntimeError(f"the first deploy printed no URL ({error})") from None
         wait_for(url, "Hello World!")
-        times = []
-        for edit in range(edits):
-            text = f"Draft edit {edit}"
-            started = time.monotonic()
-            set_greeting(app, text)
-            wait_for(url, text, timeout=EDIT_TIMEOUT)
-            times.append(time.monotonic() - started)
+        times = timed_edits(app, url, edits, "Draft", timeout=EDIT_TIMEOUT)
         if stages is not None:
             stages.update(stage_medians(daemon, app))
         return times
@@ -171,15 +187,7 @@ def naive_latencies(work: Path, edits: int) -> list[float]:
     try:
         redeploy()
         wait_for(url, "Hello World!")
-        times = []
-        for edit in range(edits):
-            text = f"Naive edit {edit}"
-            started = time.monotonic()
-            set_greeting(app, text)
-            redeploy()
-            wait_for(url, text)
-            times.append(time.monotonic() - started)
-        return times
+        return timed_edits(app, url, edits, "Naive", after_edit=lambda _: redeploy())
     finally:
         subprocess.run(["docker", "rm", "-f", name], check=False, capture_output=True)
 
@@ -227,15 +235,7 @@ def naive_kubernetes_latencies(work: Path, edits: int, namespace: str) -> list[f
     try:
         redeploy("0")
         wait_for(url, "Hello World!")
-        times = []
-        for edit in range(edits):
-            text = f"Naive edit {edit}"
-            started = time.monotonic()
-            set_greeting(app, text)
-            redeploy(str(edit + 1))
-            wait_for(url, text)
-            times.append(time.monotonic() - started)
-        return times
+        return timed_edits(app, url, edits, "Naive", after_edit=lambda n: redeploy(str(n + 1)))
     finally:
         for old in forward:
             old.terminate()
