@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -244,3 +245,17 @@ class BoundedOutput:
         if said:
             body += ("" if not body or body.endswith("\n") else "\n") + f"[draftd: {said}]\n"
         return body
+
+
+def answers_http(host: str, port: int, timeout: float = 1) -> bool:
+    """Whether an app answers HTTP at host:port; any answer counts: the app is up, whatever
+    it says on `/`."""
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.request("GET", "/")
+        connection.getresponse().read()
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+    return True

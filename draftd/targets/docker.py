@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http.client
 import os
 import signal
 import socket
@@ -47,6 +46,7 @@ from draftd.targets.base import (
     ExecResult,
     Report,
     TargetUnavailable,
+    answers_http,
     lines_from_thread,
     run_bounded,
 )
@@ -222,7 +222,7 @@ class DockerTarget:
             # skips docker-proxy, which is slow to notice a backend that just started.
             address = _address(container) if sys.platform == "linux" else None
             where = (address, port) if address else ("127.0.0.1", host_port)
-            if await asyncio.to_thread(_answers, *where):
+            if await asyncio.to_thread(answers_http, *where):
                 return
             await asyncio.sleep(interval)
         raise DeployError(
@@ -403,7 +403,7 @@ class DockerSyncer:
         address = _address(container)
         where = (address, port) if address else ("127.0.0.1", int(url.rsplit(":", 1)[1]))
         deadline = time.monotonic() + 2
-        while time.monotonic() < deadline and await asyncio.to_thread(_answers, *where):
+        while time.monotonic() < deadline and await asyncio.to_thread(answers_http, *where):
             await asyncio.sleep(0.005)
         await self._target._wait_ready(container, url, port, interval=0.01)
 
@@ -473,19 +473,6 @@ def _address(container: Container) -> str | None:
         None,
     )
     return str(address) if address else None
-
-
-def _answers(host: str, port: int) -> bool:
-    """Any HTTP answer counts: the app is up, whatever it says on `/`."""
-    connection = http.client.HTTPConnection(host, port, timeout=1)
-    try:
-        connection.request("GET", "/")
-        connection.getresponse().read()
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        connection.close()
-    return True
 
 
 def _tail(container: Container) -> str:

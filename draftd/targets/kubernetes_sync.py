@@ -17,7 +17,6 @@ the new image holds every file.
 from __future__ import annotations
 
 import asyncio
-import http.client
 import io
 import json
 import tarfile
@@ -35,7 +34,7 @@ from urllib3.exceptions import HTTPError
 from draftd import engine
 from draftd.model import AppKey, Deployment
 from draftd.sync.syncer import WRAPPER, SyncRequest, SyncUnavailable, wrapper_script
-from draftd.targets.base import DeployError, Report, TargetUnavailable
+from draftd.targets.base import DeployError, Report, TargetUnavailable, answers_http
 
 SYNC_TAG_SUFFIX = "-sync"
 EXEC_TIMEOUT = 60.0
@@ -274,19 +273,8 @@ async def _wait_answers(url: str, timeout: float = 60.0) -> None:
     host, _, port = url.removeprefix("http://").partition(":")
     deadline = time.monotonic() + timeout
 
-    def answers() -> bool:
-        connection = http.client.HTTPConnection(host, int(port), timeout=2)
-        try:
-            connection.request("GET", "/")
-            connection.getresponse().read()
-        except (OSError, http.client.HTTPException):
-            return False
-        finally:
-            connection.close()
-        return True
-
     while time.monotonic() < deadline:
-        if await asyncio.to_thread(answers):
+        if await asyncio.to_thread(answers_http, host, int(port), 2):
             return
         await asyncio.sleep(0.02)
     raise DeployError(
