@@ -77,6 +77,11 @@ def sync_image(reference: str, report: Report) -> str | None:
                 raise DeployError(f"Draft could not prepare {reference} for sync: {event['error']}")
         report(f"{tag}: {reference} under the restart wrapper (saves sync into the pod)")
         return tag
+    except docker.errors.APIError as error:  # the engine answered: it refused
+        raise DeployError(
+            f"Docker could not prepare {reference} for sync: {error.explanation or error}",
+            "Save again; `sync = false` in draft.toml deploys the image as it is.",
+        ) from error
     except docker.errors.DockerException as error:
         raise engine.engine_unavailable(error) from error
     finally:
@@ -92,6 +97,10 @@ def push(reference: str, report: Report) -> None:
             if "error" in event:
                 raise DeployError(f"Docker could not push {reference}: {event['error']}")
         report(f"pushed {reference}")
+    except docker.errors.APIError as error:
+        raise DeployError(
+            f"Docker could not push {reference}: {error.explanation or error}"
+        ) from error
     except docker.errors.DockerException as error:
         raise engine.engine_unavailable(error) from error
     finally:
