@@ -192,19 +192,24 @@ def naive_latencies(work: Path, edits: int) -> list[float]:
         subprocess.run(["docker", "rm", "-f", name], check=False, capture_output=True)
 
 
+def script_output(script: str, *args: str) -> str:
+    """What one of the project's scripts prints (a path), stripped."""
+    command = ["bash", str(REPO / "scripts" / script), *args]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def cluster_kubectl() -> list[str]:
+    """kubectl as built by scripts/setup-cluster.sh, on its cluster."""
+    kubectl = Path(script_output("setup-cluster.sh", "--bin"), "kubectl")
+    return [str(kubectl), "--kubeconfig", str(KUBECONFIG)]
+
+
 def naive_kubernetes_latencies(work: Path, edits: int, namespace: str) -> list[float]:
     """The loop a developer scripts for a cluster: build, push, `helm upgrade --install
     --wait`, then a new `kubectl port-forward` (the old one died with its pod) polled until
     the new text is served."""
-    helm = subprocess.run(
-        ["bash", str(REPO / "scripts" / "build-go-tools.sh"), "helm"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
-    bin_dir = subprocess.run(
-        ["bash", str(REPO / "scripts" / "setup-cluster.sh"), "--bin"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
-    kubectl = [str(Path(bin_dir) / "kubectl"), "--kubeconfig", str(KUBECONFIG), "-n", namespace]
+    helm = script_output("build-go-tools.sh", "helm")
+    kubectl = [*cluster_kubectl(), "-n", namespace]
     name = "bench-naive"
     app = scaffold(work / "naive-kube-app", name)
     image = f"{REGISTRY}/{name}"
@@ -263,18 +268,8 @@ def main_kubernetes(edits: int) -> None:
             rebuild_times = draft_latencies(work, edits, sync=False, kubernetes=cluster)
             naive_times = naive_kubernetes_latencies(work, edits, namespace)
         finally:
-            kubectl = Path(
-                subprocess.run(
-                    ["bash", str(REPO / "scripts" / "setup-cluster.sh"), "--bin"],
-                    capture_output=True, text=True, check=False,
-                ).stdout.strip(),
-                "kubectl",
-            )  # fmt: skip
-            subprocess.run(
-                [str(kubectl), "--kubeconfig", str(KUBECONFIG), "delete", "namespace",
-                 namespace, "--wait=false"],
-                capture_output=True, check=False,
-            )  # fmt: skip
+            delete = [*cluster_kubectl(), "delete", "namespace", namespace, "--wait=false"]
+            subprocess.run(delete, capture_output=True, check=False)
     sync_row, rebuild_row, naive_row = (
         summary(sync_times),
         summary(rebuild_times),
