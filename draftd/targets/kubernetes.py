@@ -29,12 +29,14 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 from kubernetes import client as k8s
 from kubernetes import config as kubeconfig
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from draft import release as release_values
+from draftd import engine
 from draftd.model import AppKey, Deployment, DeployRequest
 from draftd.sync.syncer import Syncer
 from draftd.targets import helm_release
@@ -704,9 +706,6 @@ def _load_into_node_containerd(image: str, report: Report) -> None:
     """Copy `image` from this machine's Docker engine into the local cluster node's containerd
     (`docker save | ctr images import`), unless the node has it already: tags are content
     hashes, so a tag the node knows is the same image."""
-    import docker
-    import docker.errors
-
     address = os.environ.get("DRAFT_CLUSTER_CONTAINERD", DRAFT_LOCAL_CONTAINERD)
     ctr = ["ctr", "--address", address, "-n", "k8s.io"]
     if shutil.which("ctr") is None or not Path(address).exists():
@@ -723,9 +722,9 @@ def _load_into_node_containerd(image: str, report: Report) -> None:
         report(f"the node already has {image}")
         return
     report(f"loading {image} into the node's containerd (no registry: the node runs here)")
-    engine = docker.from_env(timeout=300)
+    client = engine.connect(timeout=300)
     try:
-        chunks = engine.api.get_image(image)
+        chunks = client.api.get_image(image)
         with subprocess.Popen(
             [*ctr, "images", "import", "-"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -740,7 +739,7 @@ def _load_into_node_containerd(image: str, report: Report) -> None:
     except docker.errors.DockerException as error:
         raise DeployError(f"Docker could not export {image}: {error}.") from error
     finally:
-        engine.close()
+        client.close()
     if importing.returncode != 0:
         raise DeployError(
             f"The node's containerd refused {image}: {errors.decode(errors='replace')[-400:]}"
