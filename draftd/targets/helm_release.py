@@ -17,6 +17,10 @@ import helm_python
 
 from draft.errors import DraftError
 
+MAX_HISTORY = 10
+"""Revisions Helm keeps of a release, as the Helm CLI's `upgrade` does: a save is a revision,
+and every upgrade reads them all, so unbounded history slows each deploy of a long session."""
+
 
 class HelmReleaseFailed(DraftError):
     """Helm could not install, upgrade or remove the release."""
@@ -50,7 +54,9 @@ def upgrade_install(
     try:
         revisions = _history(helm, release)
         if any(r.get("status") == "deployed" for r in revisions):
-            result = helm.upgrade(str(chart_dir), release, values, namespace=namespace)
+            result = helm.upgrade(
+                str(chart_dir), release, values, namespace=namespace, max_history=MAX_HISTORY
+            )
         else:
             if revisions:  # only failed attempts: start again, as `upgrade --install` does
                 helm.uninstall(release, ignore_not_found=True)
