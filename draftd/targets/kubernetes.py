@@ -65,6 +65,8 @@ ROLLOUT_POLL = 0.1
 RECONNECT_WINDOW = 60.0
 """How long a port-forward keeps trying to reach a ready pod before it drops a connection."""
 API_TIMEOUT = 3
+ANSWER_TIMEOUT = 1.0
+"""Seconds a new pod's app may take to answer one request before it counts as not serving."""
 LOG_LINES = 20
 WAITING_FAILURES = {
     "CrashLoopBackOff": "keeps crashing (CrashLoopBackOff)",
@@ -186,8 +188,14 @@ class KubernetesTarget:
         url = None
         instance = None
         if settings["wait"]:
-            await self._watch_rollout(request.key, settings["name"], settings["namespace"], report)
-            url = await self._forward_to_newest(request.key)
+            try:
+                await self._watch_rollout(
+                    request.key, settings["name"], settings["namespace"], report, image=image
+                )
+            finally:
+                # Done: the pod the rollout made ready. Failed: back to the newest ready pod
+                # (the old revision's, which a failed rollout leaves serving).
+                url = await self._forward_to_newest(request.key)
             if image.endswith(SYNC_TAG_SUFFIX):
                 instance = await asyncio.to_thread(
                     self._sync_instance, settings["name"], settings["namespace"], report
@@ -262,10 +270,15 @@ class KubernetesTarget:
             raise DeployError(f"`{' '.join(command)}` failed: {done.stderr.strip()[-400:]}")
 
     async def _watch_rollout(
-        self, key: AppKey, release: str, namespace: str, report: Report
+        self, key: AppKey, release: str, namespace: str, report: Report, *, image: str = ""
     ) -> None:
+        """Wait until every replica is the new revision and available, as `kubectl rollout
+        status` does. Meanwhile, as soon as a pod running `image` answers on its port, the
+        app's port-forward sends new connections to it: the new code is served from then on,
+        not a readiness-probe period (at least a second) and a controller round later."""
         deadline = time.monotonic() + self.rollout_timeout
         reported: set[str] = set()
+        forward = self._forwards.get(key)
         while True:
             state = await asyncio.to_thread(self._rollout_state, release, namespace)
             for line in state.progress:
@@ -276,6 +289,12 @@ class KubernetesTarget:
                 raise state.failure
             if state.ready:
                 return
+            if forward is not None and image and forward.pod not in state.serving(image):
+                for pod in state.serving(image):
+                    if await asyncio.to_thread(forward.answers, pod):
+                        forward.retarget(pod)
+                        report(f"pod {pod} answers: serving it while the rollout finishes")
+                        break
             if time.monotonic() > deadline:
                 raise DeployError(
                     f"{release} did not become ready within {self.rollout_timeout:.0f} s"
@@ -301,7 +320,7 @@ class KubernetesTarget:
             raise TargetUnavailable(f"The cluster stopped answering: {error}.") from error
         rollout = _Rollout()
         # A pod being deleted (an old revision's, stopped by the rollout) may well have exited.
-        pods = [pod for pod in pods if _alive(pod)]
+        pods = rollout.pods = [pod for pod in pods if _alive(pod)]
         for pod in pods:
             failure = _pod_failure(core, pod, namespace)
             if failure is not None:
@@ -488,6 +507,20 @@ class _Rollout:
         self.failure: DeployError | None = None
         self.waiting = ""
         self.progress: list[str] = []
+        self.pods: list[Any] = []
+        """The release's pods that are not being deleted."""
+
+    def serving(self, image: str) -> list[str]:
+        """The pods on a node, newest first, one of whose containers is `image`: those that may
+        already serve it. Their status is not asked: the kubelet reports a container running
+        up to a second after it started (it lists the runtime's containers every second)."""
+        found = [
+            pod
+            for pod in self.pods
+            if pod.spec.node_name and any(c.image == image for c in pod.spec.containers)
+        ]
+        found.sort(key=lambda pod: pod.metadata.creation_timestamp or 0, reverse=True)
+        return [str(pod.metadata.name) for pod in found]
 
 
 def _failing_probe(core: k8s.CoreV1Api, pods: list[Any], namespace: str) -> str:
@@ -636,6 +669,24 @@ class _PortForward:
         """Send new connections to `pod` (the one a rollout just made ready)."""
         self.pod = pod
         self.reconnecting = False
+
+    def answers(self, pod: str) -> bool:
+        """Blocking: whether the app in `pod` answers HTTP on its port, through the API server
+        as every connection of this forward goes (any answer counts, as for the docker target)."""
+        try:
+            remote = self._open(pod)
+        except (ApiException, HTTPError, OSError, TargetUnavailable):
+            return False
+        try:
+            remote.settimeout(ANSWER_TIMEOUT)
+            remote.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            answer: bytes = remote.recv(16)
+            return answer.startswith(b"HTTP/")
+        except OSError:
+            return False
+        finally:
+            with contextlib.suppress(OSError):
+                remote.close()
 
     def _open(self, pod: str) -> Any:
         from kubernetes.stream import portforward

@@ -67,3 +67,34 @@ def test_the_url_stays_the_same_across_redeploys_and_pod_restarts(
         until(lambda: len(poller.answers) >= settled + 3, 10, "more answers from the new pod")
     assert cluster_draftd.draft("connect", str(app)).stdout.strip() == url
     assert "Hello again!" in poller.answers[settled:], poller.answers[-10:]
+
+
+def test_a_redeploy_is_served_once_the_new_pod_answers_before_it_counts_as_ready(
+    tmp_path: Path, cluster: Cluster, cluster_draftd: Draftd, namespace: str, registry: str
+) -> None:
+    """The readiness probe waits 8 s before its first look: the new text is served through
+    Draft's URL as soon as the new pod's app answers, while Kubernetes (and so the Service)
+    still counts only the old pod ready; `draft up` ends when the rollout does."""
+    app = scaffold(
+        tmp_path / "app", "eager", namespace=namespace, registry=registry, target="kubernetes",
+        sync=False, set=["probes.initialDelaySeconds=8"],
+    )  # fmt: skip
+    first = cluster_draftd.draft("up", str(app), "--no-watch", timeout=600)
+    assert first.returncode == 0, first.stderr
+    url = cluster_draftd.draft("connect", str(app)).stdout.strip()
+    assert fetch(url) == "Hello World!"
+
+    set_greeting(app, "Hello early!")
+    again = cluster_draftd.draft_background("up", str(app), "--no-watch")
+    try:
+        wait_for_text(url, "Hello early!", timeout=120)
+        newest = cluster.pods(namespace, "eager")[-1]
+        statuses = newest.status.container_statuses or []
+        assert not (statuses and all(s.ready for s in statuses)), "served only once ready"
+        assert again.poll() is None, "`draft up` ended before the rollout did"
+    finally:
+        out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    assert url in out
+    assert cluster.ready_pod(namespace, "eager").metadata.name == newest.metadata.name
+    assert fetch(url) == "Hello early!"
