@@ -350,6 +350,7 @@ class BuildRegistry:
         self._live: set[Build] = set()
         self._generation: dict[AppKey, int] = {}
         self._deployed: dict[AppKey, int] = {}
+        self._queued: dict[AppKey, int] = {}
         self._locks: dict[AppKey, asyncio.Lock] = {}
 
     def start(self, spec: BuildSpec, tag: str, redact: Callable[[str], str]) -> Build:
@@ -426,7 +427,7 @@ class BuildRegistry:
                 continue
             for build in self._history.pop(key):
                 self._by_id.pop(build.id, None)
-            for table in (self._generation, self._deployed, self._locks):
+            for table in (self._generation, self._deployed, self._queued, self._locks):
                 table.pop(key, None)
             excess -= 1
 
@@ -446,6 +447,15 @@ class BuildRegistry:
     def deploy_lock(self, key: AppKey) -> asyncio.Lock:
         """One deploy at a time per app and environment."""
         return self._locks.setdefault(key, asyncio.Lock())
+
+    def queue_deploy(self, build: Build) -> None:
+        """`build` is built and waits for the deploy lock."""
+        self._queued[build.key] = max(self._queued.get(build.key, 0), build.generation)
+
+    def deploy_queued_after(self, build: Build) -> bool:
+        """Whether a build newer than `build` waits to deploy (the one running may then stop
+        waiting for its rollout: the newer deploy replaces it)."""
+        return self._queued.get(build.key, 0) > build.generation
 
     def claim_deploy(self, build: Build) -> bool:
         """Whether `build` may deploy now; call holding `deploy_lock(build.key)`.

@@ -7,7 +7,8 @@ says how it becomes that JSON.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from draftd.wire import (
     BuildEventJSON,
@@ -98,6 +99,9 @@ class DeployRequest:
     restartable: bool = False
     """Run the app under the restart wrapper so that saves can sync into it (`draftd.sync`),
     when the target has a syncer."""
+    superseded: Callable[[], bool] = field(default=lambda: False, compare=False)
+    """Whether a newer build of the app waits to deploy: a target may then stop waiting for
+    what it started (a rollout the next one replaces) rather than hold the newer one back."""
 
 
 @dataclass(frozen=True)

@@ -313,6 +313,7 @@ class Pipeline:
         start while this one still runs in a thread.
         """
         lock = self.builds.deploy_lock(build.key)
+        self.builds.queue_deploy(build)
         await lock.acquire()
         if not self.builds.claim_deploy(build):
             lock.release()
@@ -353,6 +354,7 @@ class Pipeline:
             port=port,
             pushed=bool(settings["registry"]),
             restartable=await self.sync.restartable(target, spec),
+            superseded=lambda: self.builds.deploy_queued_after(build),
         )
         self.sync.forget(build.key)
         previous = self.apps.get(build.key)

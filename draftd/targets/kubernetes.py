@@ -188,14 +188,25 @@ class KubernetesTarget:
         url = None
         instance = None
         if settings["wait"]:
+            watch = self._watch_rollout(
+                request.key, settings["name"], settings["namespace"], report,
+                image=image, superseded=request.superseded,
+            )  # fmt: skip
             try:
-                await self._watch_rollout(
-                    request.key, settings["name"], settings["namespace"], report, image=image
-                )
-            finally:
-                # Done: the pod the rollout made ready. Failed: back to the newest ready pod
-                # (the old revision's, which a failed rollout leaves serving).
-                url = await self._forward_to_newest(request.key)
+                finished = await watch
+            except BaseException:
+                # Back to the newest ready pod (the old revision's, which a failed rollout
+                # leaves serving).
+                await self._forward_to_newest(request.key)
+                raise
+            if not finished:  # the next deploy's rollout takes over from this one
+                return Deployment(
+                    request.key, self.name, self._forward_url(request.key), image,
+                    request.build_id, "running",
+                    detail=f"Helm release {info.name} revision {info.revision} in "
+                    f"{info.namespace}; a newer deploy followed before its rollout ended",
+                )  # fmt: skip
+            url = await self._forward_to_newest(request.key)  # the pod the rollout made ready
             if image.endswith(SYNC_TAG_SUFFIX):
                 instance = await asyncio.to_thread(
                     self._sync_instance, settings["name"], settings["namespace"], report
@@ -270,12 +281,21 @@ class KubernetesTarget:
             raise DeployError(f"`{' '.join(command)}` failed: {done.stderr.strip()[-400:]}")
 
     async def _watch_rollout(
-        self, key: AppKey, release: str, namespace: str, report: Report, *, image: str = ""
-    ) -> None:
+        self,
+        key: AppKey,
+        release: str,
+        namespace: str,
+        report: Report,
+        *,
+        image: str = "",
+        superseded: Callable[[], bool] = lambda: False,
+    ) -> bool:
         """Wait until every replica is the new revision and available, as `kubectl rollout
-        status` does. Meanwhile, as soon as a pod running `image` answers on its port, the
-        app's port-forward sends new connections to it: the new code is served from then on,
-        not a readiness-probe period (at least a second) and a controller round later."""
+        status` does: True. Meanwhile, as soon as a pod running `image` answers on its port,
+        the app's port-forward sends new connections to it: the new code is served from then
+        on, not a readiness-probe period (at least a second) and a controller round later.
+        False as soon as the new code is served and `superseded()`: a newer deploy waits,
+        whose rollout replaces this one (kept waiting, it would delay the newer code)."""
         deadline = time.monotonic() + self.rollout_timeout
         reported: set[str] = set()
         forward = self._forwards.get(key)
@@ -288,8 +308,12 @@ class KubernetesTarget:
             if state.failure is not None:
                 raise state.failure
             if state.ready:
-                return
-            if forward is not None and image and forward.pod not in state.serving(image):
+                return True
+            serving = forward is not None and forward.pod in state.serving(image)
+            if serving and superseded():
+                report("a newer deploy follows: not waiting for the end of this rollout")
+                return False
+            if forward is not None and image and not serving:
                 for pod in state.serving(image):
                     if await asyncio.to_thread(forward.answers, pod):
                         forward.retarget(pod)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from cluster_kit import Cluster
-from kit import Draftd, fetch, scaffold, set_greeting, wait_for_text
+from kit import Draftd, fetch, read_line, scaffold, set_greeting, stop, wait_for_text
 from waiting import until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.docker]
@@ -98,3 +98,36 @@ def test_a_redeploy_is_served_once_the_new_pod_answers_before_it_counts_as_ready
     assert url in out
     assert cluster.ready_pod(namespace, "eager").metadata.name == newest.metadata.name
     assert fetch(url) == "Hello early!"
+
+
+def test_a_save_during_a_rollout_is_served_without_waiting_for_that_rollout_to_end(
+    tmp_path: Path, cluster: Cluster, cluster_draftd: Draftd, namespace: str, registry: str
+) -> None:
+    """Under `draft up --watch`, a second save while the first one's pod is not yet ready
+    (its readiness probe waits 8 s) is built, deployed and served without waiting for the
+    first rollout to end: the second rollout replaces it anyway."""
+    app = scaffold(
+        tmp_path / "app", "hasty", namespace=namespace, registry=registry, target="kubernetes",
+        sync=False, watch_delay=0.1, set=["probes.initialDelaySeconds=8"],
+    )  # fmt: skip
+    watching = cluster_draftd.draft_background("up", str(app), "--watch")
+    try:
+        url = read_line(watching.stdout, timeout=300).strip()
+        wait_for_text(url, "Hello World!", timeout=60)
+
+        set_greeting(app, "First save")
+        wait_for_text(url, "First save", timeout=120)
+        first = cluster.pods(namespace, "hasty")[-1]
+        set_greeting(app, "Second save")
+        wait_for_text(url, "Second save", timeout=120)
+        # Waiting for the first rollout would have meant waiting for its pod to be ready;
+        # not waiting, Kubernetes replaces that pod (never ready) by the second one.
+        pods = {pod.metadata.name: pod for pod in cluster.pods(namespace, "hasty")}
+        now = pods.get(first.metadata.name)
+        statuses = (now.status.container_statuses or []) if now is not None else []
+        assert not (statuses and all(s.ready for s in statuses)), (
+            "the second save waited for the first save's rollout"
+        )
+    finally:
+        _, err = stop(watching)
+    assert "Traceback" not in err, err[-3000:]
