@@ -46,6 +46,8 @@ DEFAULT_PORT = 7878
 INFO_FILE = "draftd.json"
 LOCK_FILE = "draftd.lock"
 TOKEN_FILE = "token"
+IMAGES_FILE = "images.json"
+"""The labels draftd gave the images it built (`draftd.docker_builder.LabelRecords`)."""
 SHUTDOWN_TIMEOUT = 1.5
 """How long requests still being answered get when draftd stops (the builds' grace comes first)."""
 WORKERS = 64
@@ -118,10 +120,13 @@ def resolve_token(options: Options) -> str:
     return token
 
 
-def real_builder_and_targets() -> tuple[Builder, dict[str, DeployTarget]]:
-    """The Docker builder and the targets; without a usable kubernetes target, docker only."""
+def real_builder_and_targets(state: Path) -> tuple[Builder, dict[str, DeployTarget]]:
+    """The Docker builder (its image records in `state`) and the targets; without a usable
+    kubernetes target, docker only."""
     try:
-        builder = cast(Builder, _construct("draftd.docker_builder", "DockerBuilder"))
+        builder = cast(
+            Builder, _construct("draftd.docker_builder", "DockerBuilder", state / IMAGES_FILE)
+        )
         docker = cast(DeployTarget, _construct("draftd.targets.docker", "DockerTarget"))
     except ImportError as error:
         raise DraftError(
@@ -137,8 +142,8 @@ def real_builder_and_targets() -> tuple[Builder, dict[str, DeployTarget]]:
     return builder, targets
 
 
-def _construct(module: str, name: str) -> Any:
-    return getattr(importlib.import_module(module), name)()
+def _construct(module: str, name: str, *args: Any) -> Any:
+    return getattr(importlib.import_module(module), name)(*args)
 
 
 def local_url(host: str, port: int) -> str:
@@ -164,7 +169,8 @@ async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
     return runner, int(bound)
 
 
-Parts = Callable[[], tuple[Builder, dict[str, DeployTarget]]]
+Parts = Callable[[Path], tuple[Builder, dict[str, DeployTarget]]]
+"""The builder and targets of a draftd whose state folder is given."""
 
 
 class _Workers(ThreadPoolExecutor):
@@ -196,7 +202,7 @@ async def run(options: Options, parts: Parts = real_builder_and_targets) -> None
 async def _serve_state(options: Options, parts: Parts) -> None:
     state = options.state_dir
     token = resolve_token(options)
-    builder, targets = parts()
+    builder, targets = parts(state)
     app = create_app(state, builder, targets, token, host=options.host, max_blob=options.max_blob)
     runner, port = await serve(app, options.host, options.port)
     url = local_url(options.host, port)

@@ -3,18 +3,28 @@
 Every SDK call blocks, so each runs in a worker thread; build output is streamed
 line by line to the pipeline's `log` callback as the engine produces it. The
 engine not answering is `TargetUnavailable` with what to do (`draftd.engine`).
+
+An image's labels (the app it was built for) are draftd's own record, kept in
+its state folder by image id, not `LABEL`s in the image: the engine's builder
+adds a label as one more step, a container created and committed (0.1 to 0.2 s
+of every build). Images an older Draft labelled are still recognised.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import re
 import socket
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Collection, Iterator, Mapping
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import docker
@@ -25,17 +35,73 @@ from draftd.builder import APP_LABEL, BuildFailed, Log, ProgressReport, PushFail
 from draftd.engine import CONNECT_TIMEOUT, connect_api, engine_unavailable
 from draftd.model import Image
 
+log = logging.getLogger(__name__)
+
 BUILD_TIMEOUT = 3600
 RECENT_LINES = 40
 """Output lines of the failing step kept to tell a network failure from the app's."""
 _STEP = re.compile(r"^Step \d+/\d+ : ")
 
 
+class LabelRecords:
+    """The labels draftd gave the images it built, by image id, in one JSON file (or only in
+    memory, without one): written whole on each change, read once."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._records: dict[str, dict[str, Any]] = {}
+        if path is not None:
+            with contextlib.suppress(OSError, ValueError):
+                found = json.loads(path.read_text(encoding="utf-8"))
+                if isinstance(found, dict):
+                    self._records = {
+                        str(k): v for k, v in found.items()
+                        if isinstance(v, dict) and isinstance(v.get("labels"), dict)
+                    }  # fmt: skip
+
+    def labels(self, image_id: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self._records.get(image_id, {}).get("labels", {}))
+
+    def built(self, image_id: str) -> float:
+        with self._lock:
+            return float(self._records.get(image_id, {}).get("built", 0))
+
+    def ids(self, label: str, value: str) -> set[str]:
+        with self._lock:
+            return {i for i, r in self._records.items() if r["labels"].get(label) == value}
+
+    def add(self, image_id: str, labels: Mapping[str, str]) -> None:
+        with self._lock:
+            self._records[image_id] = {"labels": dict(labels), "built": time.time()}
+            self._save()
+
+    def forget(self, image_ids: Collection[str]) -> None:
+        with self._lock:
+            if any(self._records.pop(i, None) is not None for i in list(image_ids)):
+                self._save()
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        partial = self.path.with_name(self.path.name + ".partial")
+        try:
+            partial.write_text(json.dumps(self._records), encoding="utf-8")
+            partial.replace(self.path)
+        except OSError as error:
+            # Kept in memory still; after a restart, images it missed are not pruned, and
+            # custom_tags cannot move off them.
+            log.warning("could not record the images draftd built in %s: %s", self.path, error)
+            partial.unlink(missing_ok=True)
+
+
 class DockerBuilder:
     """Builds, tags and pushes images on the local engine."""
 
-    def __init__(self) -> None:
+    def __init__(self, records: Path | None = None) -> None:
         self._client: docker.APIClient | None = None
+        self.records = LabelRecords(records)
 
     def _engine(self) -> docker.APIClient:
         if self._client is None:
@@ -49,7 +115,9 @@ class DockerBuilder:
         found = await asyncio.to_thread(self._inspect, image)
         if found is None:
             return None
-        return dict((found.get("Config") or {}).get("Labels") or {})
+        labels = dict((found.get("Config") or {}).get("Labels") or {})
+        # The engine's labels are whatever the Dockerfile says: draftd's record wins.
+        return {**labels, **self.records.labels(str(found.get("Id", "")))}
 
     def _inspect(self, image: Image) -> dict[str, Any] | None:
         try:
@@ -92,7 +160,6 @@ class DockerBuilder:
                 tag=image.reference,
                 dockerfile=dockerfile,
                 buildargs=args,
-                labels=labels,
                 rm=True,
                 forcerm=True,
                 decode=True,
@@ -106,6 +173,8 @@ class DockerBuilder:
                     recent.clear()
                 recent.append(line)
                 log(line)
+            built = self._engine().inspect_image(image.reference)  # type: ignore[no-untyped-call]
+            self.records.add(str(built["Id"]), labels)
         except docker.errors.APIError as error:
             raise BuildFailed(
                 f"Docker refused the build: {error.explanation or error}",
@@ -156,23 +225,34 @@ class DockerBuilder:
     async def prune(self, app: str, keep: int, protect: Collection[str] = ()) -> list[str]:
         def prune() -> list[str]:
             engine = self._engine()
+            recorded = self.records.ids(APP_LABEL, app)
             try:
-                images = engine.images(filters={"label": f"{APP_LABEL}={app}"})
+                everything = engine.images()
+                # Labelled in the image: built by an older Draft.
+                labelled = {i["Id"] for i in engine.images(filters={"label": f"{APP_LABEL}={app}"})}
             except (docker.errors.DockerException, OSError) as error:
                 self._client = None
                 raise engine_unavailable() from error
-            images.sort(key=lambda found: found.get("Created", 0), reverse=True)
+            self.records.forget(recorded - {i["Id"] for i in everything})  # removed meanwhile
+            images = [i for i in everything if i["Id"] in recorded or i["Id"] in labelled]
+            images.sort(
+                key=lambda i: (self.records.built(i["Id"]), i.get("Created", 0)), reverse=True
+            )
             removed: list[str] = []
             for found in images[keep:]:
                 names = [t for t in found.get("RepoTags") or [] if t != "<none>:<none>"]
                 if set(names) & set(protect):
-                    continue  # a build in flight made it (Created counts whole seconds)
+                    continue  # a build in flight made it
+                gone = True
                 for name in names or [found["Id"]]:
                     try:
                         engine.remove_image(name)
                     except docker.errors.APIError:
+                        gone = False
                         continue  # a container uses it, or it went meanwhile
                     removed.append(name)
+                if gone:
+                    self.records.forget({found["Id"]})
             return removed
 
         return await asyncio.to_thread(prune)

@@ -24,4 +24,4 @@ class StuckBuilder(FakeBuilder):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:], lambda: (StuckBuilder(), {"docker": FakeTarget()})))
+    sys.exit(main(sys.argv[1:], lambda _: (StuckBuilder(), {"docker": FakeTarget()})))

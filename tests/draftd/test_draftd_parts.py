@@ -160,7 +160,7 @@ def test_local_url_reaches_a_wildcard_bind_through_loopback() -> None:
 async def test_daemon_announces_itself_while_serving_and_not_after(tmp_path: Path) -> None:
     info = tmp_path / "state" / "draftd.json"
     serving = asyncio.create_task(
-        run(options(tmp_path), lambda: (FakeBuilder(), {"docker": FakeTarget()}))
+        run(options(tmp_path), lambda _: (FakeBuilder(), {"docker": FakeTarget()}))
     )
     await until_async(info.exists, 10, "draftd did not announce itself")
     announced = json.loads(info.read_text())

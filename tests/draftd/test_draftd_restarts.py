@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import os
 import socket
 import stat
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from pathlib import Path
@@ -240,36 +242,38 @@ async def test_pruning_never_removes_the_image_of_a_build_in_flight(daemon: Daem
     assert (await daemon.outcome(second["buildId"]))["phase"] == "ready"
 
 
+def build_context(base: str, version: int) -> io.BytesIO:
+    """A two-file build context: `base` with a file `v` holding `version`."""
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, data in {
+            "Dockerfile": f"FROM {base}\nCOPY v /v\n".encode(),
+            "v": str(version).encode(),
+        }.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    return context
+
+
 @pytest.mark.docker
 @pytest.mark.asyncio
 async def test_the_docker_builder_prunes_only_the_apps_own_old_images(
-    docker_engine, python_base_image: str
+    docker_engine, python_base_image: str, tmp_path: Path
 ) -> None:
-    import io
-    import tarfile
-
-    builder = DockerBuilder()
     app = f"prune-{os.getpid()}"
     images = []
     try:
         for version in range(4):
-            context = io.BytesIO()
-            with tarfile.open(fileobj=context, mode="w") as tar:
-                for name, data in {
-                    "Dockerfile": f"FROM {python_base_image}\nCOPY v /v\n".encode(),
-                    "v": str(version).encode(),
-                }.items():
-                    info = tarfile.TarInfo(name)
-                    info.size = len(data)
-                    tar.addfile(info, io.BytesIO(data))
-            context.seek(0)
+            # A draftd restart between builds: the record of what it built is its state's.
+            builder = DockerBuilder(tmp_path / "images.json")
             image = Image(app, f"v{version}")
             await builder.build(
-                context, image, dockerfile="Dockerfile", build_args={}, labels={APP_LABEL: app},
-                log=lambda line: None,
+                build_context(python_base_image, version), image, dockerfile="Dockerfile",
+                build_args={}, labels={APP_LABEL: app}, log=lambda line: None,
             )  # fmt: skip
             images.append(image)
-            await asyncio.sleep(1.1)  # Created has a resolution of one second
         removed = await builder.prune(app, 2)
         assert sorted(removed) == sorted(i.reference for i in images[:2])
         assert [await builder.exists(i) for i in images] == [False, False, True, True]
@@ -278,3 +282,33 @@ async def test_the_docker_builder_prunes_only_the_apps_own_old_images(
         for image in images:
             with contextlib.suppress(docker.errors.DockerException):
                 docker_engine.images.remove(image.reference)
+
+
+@pytest.mark.docker
+@pytest.mark.asyncio
+async def test_an_images_app_is_draftds_record_not_a_step_added_to_the_build(
+    docker_engine, python_base_image: str, tmp_path: Path
+) -> None:
+    """The engine's builder would run a label as one more step (a container created and
+    committed on every build): the build runs the Dockerfile's steps only, and the app an
+    image belongs to is known from draftd's record, across restarts, whatever the Dockerfile
+    labels itself."""
+    app = f"labels-{os.getpid()}"
+    image = Image(app, "v1")
+    lines: list[str] = []
+    try:
+        await DockerBuilder(tmp_path / "images.json").build(
+            build_context(python_base_image, 1), image, dockerfile="Dockerfile",
+            build_args={}, labels={APP_LABEL: app}, log=lines.append,
+        )  # fmt: skip
+        steps = [line for line in lines if line.startswith("Step ")]
+        assert steps[-1] == "Step 2/2 : COPY v /v", lines
+        again = DockerBuilder(tmp_path / "images.json")
+        assert (await again.labels(image) or {}).get(APP_LABEL) == app
+        assert (await again.labels(Image(*python_base_image.split(":")))) is not None
+        assert (await again.labels(Image(*python_base_image.split(":"))) or {}).get(
+            APP_LABEL
+        ) is None
+    finally:
+        with contextlib.suppress(docker.errors.DockerException):
+            docker_engine.images.remove(image.reference)
