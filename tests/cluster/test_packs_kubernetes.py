@@ -16,7 +16,7 @@ from draft import packs
 
 pytestmark = [pytest.mark.cluster, pytest.mark.docker]
 
-PROVEN_ON_CLUSTER = ["python", "node", "go", "rust", "php", "erlang"]
+PROVEN_ON_CLUSTER = ["python", "node", "go", "rust", "java", "php", "erlang"]
 """The packs CI deploys end to end on the cluster (README's pack table)."""
 
 
