@@ -159,7 +159,7 @@ link_host_jre() {
     modules=$("$jdk/bin/java" --list-modules | sed 's/@.*//' |
         grep -v -x -e jdk.compiler -e jdk.jartool -e jdk.javadoc -e jdk.jdeps -e jdk.jlink \
             -e jdk.jpackage -e jdk.jshell -e jdk.jconsole -e jdk.hotspot.agent -e jdk.editpad \
-            -e jdk.jstatd -e jdk.internal.ed -e jdk.internal.le -e jdk.internal.opt \
+            -e jdk.jstatd -e jdk.internal.ed -e jdk.internal.le -e jdk.internal.opt -e jdk.internal.md \
             -e 'jdk.graal.compiler.*' -e jdk.internal.vm.ci | paste -sd,)
     "$jdk/bin/jlink" --add-modules "$modules" --strip-debug --no-man-pages --no-header-files \
         --output "$work/context/$2" >&2 || return 1
@@ -337,17 +337,16 @@ build_from_recipe() {
     fi
 }
 
-stand_in_version() {  # what a present image really is, as its label says
+stand_in_version() {  # " — what a present image really is", when its label says
     local version
     version=$(docker image inspect -f '{{index .Config.Labels "sh.draft.stand-in.version"}}' "$1" 2>/dev/null) || true
-    [[ -n $version && $version != "<no value>" ]] || version="not a stand-in, or its tag's version"
-    echo "$version"
+    [[ -z $version || $version == "<no value>" ]] || echo " — $version"
 }
 
 built=() present=() failed=() unknown=()
 for image in "${wanted[@]}"; do
     if ! $rebuild && docker image inspect "$image" >/dev/null 2>&1; then
-        present+=("$image ($(stand_in_version "$image"))")
+        present+=("$image$(stand_in_version "$image")")
         continue
     fi
     if [[ $image == debian:bookworm-slim ]]; then
