@@ -4,7 +4,8 @@
 # These machines have no route to Docker Hub, so `FROM python:3.12-slim` cannot pull.
 # debian:bookworm-slim is a Debian bookworm root made with debootstrap from the Debian mirror
 # in this machine's own apt sources; every other stand-in is built FROM it with the language's
-# Debian packages (or, for Go, the tagged toolchain from the Go module proxy), set up like the
+# Debian packages (or, for Go, the tagged toolchain from the Go module proxy; for Java, this
+# machine's JDK of 21 or later and the tagged Maven from Maven Central), set up like the
 # official image where that matters to a pack (the `node` user with uid 1000, Apache with
 # apache2-foreground in php), and tagged with the official name: the legacy builder then uses
 # the local image and never pulls. Packs stay unmodified. Each stand-in carries the label
