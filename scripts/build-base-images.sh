@@ -121,11 +121,15 @@ host_jdk() {
     local least=$1 home major best="" best_major=0
     for home in ${JAVA_HOME:-} /usr/lib/jvm/*; do
         [[ -x $home/bin/javac && -r $home/release ]] || continue
-        major=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$home/release")
+        major=$(jdk_major "$home")
         [[ -n $major ]] && ((major >= least && major > best_major)) || continue
         best=$(readlink -f "$home") best_major=$major
     done
     [[ -n $best ]] && echo "$best"
+}
+
+jdk_major() {  # 25, from the JDK's release file
+    sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$1/release"
 }
 
 jdk_name() {  # "Temurin-25.0.3+9", from the JDK's release file
@@ -258,6 +262,11 @@ recipe_for() {
             fi
             echo "COPY jdk /opt/java/openjdk"
             echo "ENV JAVA_HOME=/opt/java/openjdk MAVEN_HOME=/usr/share/maven PATH=/opt/java/openjdk/bin:\$PATH"
+            # Maven 3.9's libraries (jansi, guava) make a JDK 24+ warn on every build, which Maven
+            # on the tag's JDK 21 does not: allow what they do, as a JDK 21 would.
+            if (($(jdk_major "$jdk") >= 24)); then
+                echo "ENV MAVEN_OPTS=\"--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow\""
+            fi
             ;;
         gradle)
             echo "version: Debian's Gradle 4.4 on OpenJDK 17 (too old for Kotlin build scripts)"
