@@ -4,7 +4,8 @@
 # These machines have no route to Docker Hub, so `FROM python:3.12-slim` cannot pull.
 # debian:bookworm-slim is a Debian bookworm root made with debootstrap from the Debian mirror
 # in this machine's own apt sources; every other stand-in is built FROM it with the language's
-# Debian packages (or, for Go, the tagged toolchain from the Go module proxy), set up like the
+# Debian packages (or, for Go, the tagged toolchain from the Go module proxy; for Java, this
+# machine's JDK of 21 or later and the tagged Maven from Maven Central), set up like the
 # official image where that matters to a pack (the `node` user with uid 1000, Apache with
 # apache2-foreground in php), and tagged with the official name: the legacy builder then uses
 # the local image and never pulls. Packs stay unmodified. Each stand-in carries the label
@@ -12,11 +13,12 @@
 # from its tag). The host's CA bundle is copied in, because TLS to PyPI/npm goes through this
 # network's intercepting proxy.
 #
-# Usage: build-base-images.sh [--all | IMAGE...]
+# Usage: build-base-images.sh [--rebuild] [--all | IMAGE...]
 # Default: the images of the packs CI deploys end to end (PROVEN below; the tests' lists
 # PROVEN_ON_DOCKER and PROVEN_ON_CLUSTER, and the README's pack table, say the same).
 # --all builds every stand-in it can, one after the other, never stopping at a failure, and
 # reports at the end what it built, what failed (with the log to read) and what it cannot make.
+# Images already present are kept, unless --rebuild (a stand-in whose recipe changed).
 # Exit status: 1 when a stand-in failed to build, else 0 (unknown images are only reported).
 # Env: XDG_CACHE_HOME (the debian root tarball and logs: $XDG_CACHE_HOME/draft/stand-ins),
 #      DEBIAN_MIRROR (default: the first Debian URI of this machine's apt sources).
@@ -45,7 +47,12 @@ images_of_pack() {  # the `images` list of a pack.toml
     python3 -c 'import sys, tomllib; print("\n".join(tomllib.load(open(sys.argv[1], "rb")).get("images", [])))' "$1"
 }
 
-PROVEN=(python node go rust php erlang)
+PROVEN=(python node go rust java php erlang)
+rebuild=false
+if [[ ${1:-} == --rebuild ]]; then
+    rebuild=true
+    shift
+fi
 wanted=()
 if [[ $# -eq 0 ]]; then
     mapfile -t wanted < <(for p in "${PROVEN[@]}"; do images_of_pack "$repo/packs/$p/pack.toml"; done | sort -u)
@@ -109,6 +116,92 @@ trust_host_cas_for_java() {
     echo "    && update-ca-certificates >/dev/null"
 }
 
+# The newest JDK on this machine ($JAVA_HOME, then /usr/lib/jvm) of Java $1 or later: its home.
+host_jdk() {
+    local least=$1 home major best="" best_major=0
+    for home in ${JAVA_HOME:-} /usr/lib/jvm/*; do
+        [[ -x $home/bin/javac && -r $home/release ]] || continue
+        major=$(jdk_major "$home")
+        [[ -n $major ]] && ((major >= least && major > best_major)) || continue
+        best=$(readlink -f "$home") best_major=$major
+    done
+    [[ -n $best ]] && echo "$best"
+}
+
+jdk_major() {  # 25, from the JDK's release file
+    sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$1/release"
+}
+
+jdk_name() {  # "Temurin-25.0.3+9", from the JDK's release file
+    local name
+    name=$(sed -n 's/^IMPLEMENTOR_VERSION="\(.*\)"/\1/p' "$1/release")
+    [[ -n $name ]] || name="Java $(sed -n 's/^JAVA_VERSION="\(.*\)"/\1/p' "$1/release")"
+    echo "$name"
+}
+
+# The JVM in a stand-in trusts what the host's Java trusts (this network's intercepting proxy
+# among them): the host's Java CA store, which Debian's ca-certificates-java makes from the
+# host's CA bundle, replaces the copied JDK's own.
+host_java_cas() {  # $1: the JDK folder in the context
+    local store=/etc/ssl/certs/java/cacerts
+    if [[ -s $store ]]; then
+        cp --remove-destination "$store" "$1/lib/security/cacerts"
+    else
+        echo "stand-ins: no $store on this machine: the JVM in the stand-in trusts only its own CAs" >&2
+    fi
+}
+
+copy_host_jdk() {  # the host's JDK into the build context, as folder $2
+    cp -rL "$1" "$work/context/$2"
+    chmod -R u+w "$work/context/$2"
+    host_java_cas "$work/context/$2"
+}
+
+# A JRE from the host's JDK, as the official -jre images are: every module but the
+# development tools (compiler, jar, jlink, jshell, debuggers and consoles).
+link_host_jre() {
+    local jdk=$1 modules
+    modules=$("$jdk/bin/java" --list-modules | sed 's/@.*//' |
+        grep -v -x -e jdk.compiler -e jdk.jartool -e jdk.javadoc -e jdk.jdeps -e jdk.jlink \
+            -e jdk.jpackage -e jdk.jshell -e jdk.jconsole -e jdk.hotspot.agent -e jdk.editpad \
+            -e jdk.jstatd -e jdk.internal.ed -e jdk.internal.le -e jdk.internal.opt -e jdk.internal.md \
+            -e 'jdk.graal.compiler.*' -e jdk.internal.vm.ci | paste -sd,)
+    "$jdk/bin/jlink" --add-modules "$modules" --strip-debug --no-man-pages --no-header-files \
+        --output "$work/context/$2" >&2 || return 1
+    host_java_cas "$work/context/$2"
+}
+
+# Maven $1's binary distribution, which Maven Central publishes (org.apache.maven:apache-maven),
+# fetched by this machine's own mvn with its own settings, unpacked into the context as maven/.
+# Prints the version; fails without a mvn or when Central does not answer.
+maven_from_central() {
+    local version=$1 tarball=$cache/apache-maven-$1-bin.tar.gz
+    if [[ ! -s $tarball ]]; then
+        command -v mvn >/dev/null 2>&1 || return 1
+        mvn -B -q -Dmaven.repo.local="$cache/m2" \
+            org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
+            -Dartifact="org.apache.maven:apache-maven:$version:tar.gz:bin" \
+            -DoutputDirectory="$cache" >"$cache/maven-$version.log" 2>&1 || return 1
+    fi
+    mkdir -p "$work/context/maven"
+    tar -xzf "$tarball" -C "$work/context/maven" --strip-components=1 || return 1
+    echo "$version"
+}
+
+# Maven inside a build uses this machine's Maven configuration (its mirrors among it): the
+# host's global settings.xml, copied into the stand-in at $1. Users' ~/.m2/settings.xml is
+# left out: it is where credentials live.
+host_maven_settings() {
+    local settings
+    for settings in ${MAVEN_HOME:+$MAVEN_HOME/conf/settings.xml} /etc/maven/settings.xml; do
+        if [[ -r $settings ]]; then
+            cp "$settings" "$work/context/maven-settings.xml"
+            echo "COPY maven-settings.xml $1"
+            return 0
+        fi
+    done
+}
+
 # The Dockerfile (after `FROM debian:bookworm-slim`) standing in for an image, by name without
 # the tag; the `version:` line on stdout's first line says what it really is. Nothing: unknown.
 recipe_for() {
@@ -144,20 +237,60 @@ recipe_for() {
             echo "COPY go /usr/local/go"
             echo "ENV PATH=/go/bin:/usr/local/go/bin:\$PATH GOPATH=/go GOTOOLCHAIN=local"
             ;;
-        maven)
-            echo "version: Debian's Maven 3.8 on OpenJDK 17"
-            apt_install maven openjdk-17-jdk-headless
-            trust_host_cas_for_java
+        maven)  # maven:3.9.9-eclipse-temurin-21: that Maven on a JDK of at least 21
+            local want=${tag%%-*} java=${tag##*-temurin-} jdk maven_version
+            java=${java%%-*}
+            if ! jdk=$(host_jdk "$java"); then
+                echo "stand-ins: no JDK $java or newer on this machine (looked in \$JAVA_HOME and /usr/lib/jvm): $image falls back to Debian's OpenJDK 17, which cannot compile Java $java" >&2
+                echo "version: Debian's Maven 3.8 on OpenJDK 17 (no JDK $java on this machine)"
+                apt_install maven openjdk-17-jdk-headless
+                trust_host_cas_for_java
+                host_maven_settings /etc/maven/settings.xml
+                return 0
+            fi
+            copy_host_jdk "$jdk" jdk
+            if maven_version=$(maven_from_central "$want"); then
+                echo "version: Maven $maven_version (from Maven Central) on the $(jdk_name "$jdk") JDK of this machine"
+                echo "COPY maven /usr/share/maven"
+                echo "RUN ln -s /usr/share/maven/bin/mvn /usr/bin/mvn"
+                host_maven_settings /usr/share/maven/conf/settings.xml
+            else
+                echo "stand-ins: Maven $want could not be fetched from Maven Central with this machine's mvn: $image uses Debian's Maven 3.8" >&2
+                echo "version: Debian's Maven 3.8.7 on the $(jdk_name "$jdk") JDK of this machine"
+                apt_install maven
+                host_maven_settings /etc/maven/settings.xml
+            fi
+            echo "COPY jdk /opt/java/openjdk"
+            echo "ENV JAVA_HOME=/opt/java/openjdk MAVEN_HOME=/usr/share/maven PATH=/opt/java/openjdk/bin:\$PATH"
+            # Maven 3.9's libraries (jansi, guava) make a JDK 24+ warn on every build, which Maven
+            # on the tag's JDK 21 does not: allow what they do, as a JDK 21 would.
+            if (($(jdk_major "$jdk") >= 24)); then
+                echo "ENV MAVEN_OPTS=\"--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow\""
+            fi
             ;;
         gradle)
             echo "version: Debian's Gradle 4.4 on OpenJDK 17 (too old for Kotlin build scripts)"
             apt_install gradle openjdk-17-jdk-headless
             trust_host_cas_for_java
             ;;
-        eclipse-temurin)
-            echo "version: Debian's OpenJDK 17 JRE"
-            apt_install openjdk-17-jre-headless
-            trust_host_cas_for_java
+        eclipse-temurin)  # eclipse-temurin:21-jre: a Java runtime of at least 21
+            local java=${tag%%-*} jdk
+            if ! jdk=$(host_jdk "$java"); then
+                echo "stand-ins: no JDK $java or newer on this machine (looked in \$JAVA_HOME and /usr/lib/jvm): $image falls back to Debian's OpenJDK 17 JRE, which cannot run Java $java classes" >&2
+                echo "version: Debian's OpenJDK 17 JRE (no JDK $java on this machine)"
+                apt_install openjdk-17-jre-headless
+                trust_host_cas_for_java
+                return 0
+            fi
+            if [[ $tag == *jre* ]]; then
+                link_host_jre "$jdk" jdk || return 1
+                echo "version: a JRE linked (jlink) from the $(jdk_name "$jdk") JDK of this machine"
+            else
+                copy_host_jdk "$jdk" jdk
+                echo "version: the $(jdk_name "$jdk") JDK of this machine"
+            fi
+            echo "COPY jdk /opt/java/openjdk"
+            echo "ENV JAVA_HOME=/opt/java/openjdk PATH=/opt/java/openjdk/bin:\$PATH"
             ;;
         ruby)
             echo "version: Debian's Ruby 3.1"
@@ -214,10 +347,16 @@ build_from_recipe() {
     fi
 }
 
+stand_in_version() {  # " — what a present image really is", when its label says
+    local version
+    version=$(docker image inspect -f '{{index .Config.Labels "sh.draft.stand-in.version"}}' "$1" 2>/dev/null) || true
+    [[ -z $version || $version == "<no value>" ]] || echo " — $version"
+}
+
 built=() present=() failed=() unknown=()
 for image in "${wanted[@]}"; do
-    if docker image inspect "$image" >/dev/null 2>&1; then
-        present+=("$image")
+    if ! $rebuild && docker image inspect "$image" >/dev/null 2>&1; then
+        present+=("$image$(stand_in_version "$image")")
         continue
     fi
     if [[ $image == debian:bookworm-slim ]]; then

@@ -1,6 +1,7 @@
 """Each pack whose base images this machine can make, deployed end to end from its example on
 the real cluster, in a namespace that enforces the "restricted" Pod Security level: the image
-is pushed, the node pulls it, the kubelet starts it as the pack's numeric user, the URL answers."""
+is pushed, the node pulls it, the kubelet starts it as the pack's numeric user (giving a slow
+starter such as the JVM its pack's startup time), the URL answers."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from draft import packs
 
 pytestmark = [pytest.mark.cluster, pytest.mark.docker]
 
-PROVEN_ON_CLUSTER = ["python", "node", "go", "rust", "php", "erlang"]
+PROVEN_ON_CLUSTER = ["python", "node", "go", "rust", "java", "php", "erlang"]
 """The packs CI deploys end to end on the cluster (README's pack table)."""
 
 
@@ -48,10 +49,17 @@ def test_the_example_serves_on_the_cluster_under_restricted(
     assert up.returncode == 0, up.stderr[-3000:]
     pod = cluster.ready_pod(restricted_namespace, name)
     assert pod is not None
-    user = packs.find_pack(pack).user
+    found = packs.find_pack(pack)
+    user = found.user
     assert (pod.spec.security_context.run_as_user, pod.spec.security_context.run_as_group) == (
         user.uid, user.gid,
     )  # fmt: skip
+    startup = pod.spec.containers[0].startup_probe
+    if found.probes.startup_seconds:  # a slow starter (the JVM) is given its pack's time
+        assert startup is not None, "the pack's startup_seconds gives the pod a startup probe"
+        assert startup.failure_threshold * startup.period_seconds >= found.probes.startup_seconds
+    else:
+        assert startup is None
 
     connect = cluster_draftd.draft("connect", str(app))
     assert connect.returncode == 0, connect.stderr

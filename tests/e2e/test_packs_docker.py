@@ -19,7 +19,7 @@ from draft import packs
 
 pytestmark = pytest.mark.docker
 
-PROVEN_ON_DOCKER = ["python", "node", "go", "rust", "php", "erlang"]
+PROVEN_ON_DOCKER = ["python", "node", "go", "rust", "java", "php", "erlang"]
 """The packs CI deploys end to end here (README's pack table, "tested end to end here")."""
 
 
