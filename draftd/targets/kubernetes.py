@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -112,7 +113,9 @@ class KubernetesTarget:
         self._forwards: dict[AppKey, _PortForward] = {}
         self._namespaces: dict[AppKey, str] = {}
         """The namespace each app was last deployed to (status, logs and delete need it)."""
-        self.syncer: Syncer | None = KubernetesSyncer(self._api, self._forward_url, self.name)
+        self.syncer: Syncer | None = KubernetesSyncer(
+            self._api, self._forward_url, self.name, restarted=self._drop_forwarded
+        )
         """Saves go into the running pods (`draftd.targets.kubernetes_sync`)."""
 
     # -- reaching the cluster -------------------------------------------------------------
@@ -236,6 +239,12 @@ class KubernetesTarget:
     def _forward_url(self, key: AppKey) -> str | None:
         forward = self._forwards.get(key)
         return forward.url if forward is not None else None
+
+    def _drop_forwarded(self, key: AppKey) -> None:
+        """The app was restarted in its pod: end the connections the forward holds to it."""
+        forward = self._forwards.get(key)
+        if forward is not None:
+            forward.drop()
 
     async def _forward_to_newest(self, key: AppKey) -> str | None:
         """After a rollout: the app's port-forward (made on the first deploy, kept on the same
@@ -680,6 +689,8 @@ class _PortForward:
         self.port = 0
         self.reconnecting = False
         self._server: asyncio.Server | None = None
+        self._remotes: set[Any] = set()
+        """The pod ends of the connections open now."""
 
     @property
     def url(self) -> str:
@@ -747,11 +758,20 @@ class _PortForward:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
+    def drop(self) -> None:
+        """End the connections open now (the app they reached is gone: restarted in place).
+        Left alone, one that reached the app as it ended would hang for about a second before
+        the API server's stream noticed."""
+        for remote in list(self._remotes):
+            with contextlib.suppress(OSError):
+                remote.shutdown(socket.SHUT_RDWR)
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         remote = await self._connect()
         if remote is None:
             writer.close()
             return
+        self._remotes.add(remote)
         loop = asyncio.get_running_loop()
 
         def downstream() -> None:
@@ -767,6 +787,7 @@ class _PortForward:
         except OSError:
             pass
         finally:
+            self._remotes.discard(remote)
             with contextlib.suppress(OSError):
                 remote.close()
             with contextlib.suppress(Exception):

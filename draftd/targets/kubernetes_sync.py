@@ -170,11 +170,14 @@ class KubernetesSyncer:
         api: Callable[[], k8s.ApiClient],
         url_of: Callable[[AppKey], str | None],
         name: str = "kubernetes",
+        restarted: Callable[[AppKey], None] = lambda _: None,
     ) -> None:
         self._api = api
         self._url_of = url_of
         """Where the app answers on this machine (its port-forward), to wait for a restart."""
         self._name = name
+        self._restarted = restarted
+        """Told once the app's processes were restarted (the forward drops what reached them)."""
 
     async def can_sync(self, key: AppKey, instance: str) -> bool:
         wanted = Instance.parse(instance)
@@ -234,6 +237,7 @@ class KubernetesSyncer:
                 # `kill` too, once it had sent the signal.
                 if code not in (0, KILLED):
                     raise SyncUnavailable(f"the app in {pod} could not be restarted: {output}")
+            self._restarted(request.key)
             report("restarting the app in its pod")
             if request.wait and url:
                 await _wait_answers(url)

@@ -6,6 +6,7 @@ save as a build, so nothing synced before is lost; an image without tar builds, 
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,31 @@ def test_a_code_save_is_synced_into_the_same_pod_without_a_build_or_upgrade(
     now = cluster.ready_pod(namespace, "podsync")
     assert now is not None and now.metadata.name == pod.metadata.name, "the same pod serves it"
     assert cluster.release_revisions(namespace, "podsync") == releases, "no Helm upgrade"
+
+
+def test_a_connection_open_to_the_app_ends_when_a_synced_save_restarts_it(
+    tmp_path: Path, cluster_draftd: Draftd, namespace: str, registry: str
+) -> None:
+    """A browser's connection through Draft's URL to the app a save restarts: it ends with the
+    app, before the new code answers, rather than hang on a stream the API server only
+    notices later (a refresh at that moment waited a second for nothing)."""
+    app = app_on_cluster(tmp_path, "podconn", namespace, registry)
+    url = up_events(cluster_draftd, app)[-1]["url"]
+    host, _, port = url.removeprefix("http://").partition(":")
+    with socket.create_connection((host, int(port)), timeout=10) as browser:
+        browser.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")  # headers not yet ended
+        set_greeting(app, "Restarted under an open connection")
+        events = up_events(cluster_draftd, app)
+        assert "syncing app.py into the running app" in messages(events)
+        assert fetch(url) == "Restarted under an open connection"
+        browser.setblocking(False)
+        try:
+            ended = browser.recv(1) == b""
+        except ConnectionResetError:
+            ended = True
+        except BlockingIOError:
+            ended = False
+        assert ended, "the connection to the restarted app was left open"
 
 
 def test_a_dependency_change_builds_and_says_why(
