@@ -207,16 +207,20 @@ class KubernetesSyncer:
         size = len(request.archive)
         # The exec cannot close the pod's stdin: `head -c` ends the stream at the archive's end.
         # As the app's user, tar rewrites the files it owns in place (--overwrite truncates
-        # rather than unlinks: the folder may stay root's).
+        # rather than unlinks: the folder may stay root's). Once they are all there, the same
+        # exec signals the wrapper (one round trip through the API server less per save):
+        # `restart` then only waits for the app.
         untar = "tar -x --overwrite -f - -C /"
-        command = ["/bin/sh", "-c", f"head -c {size} | {untar} 2>&1"]
+        command = ["/bin/sh", "-c", f"head -c {size} | {untar} 2>&1 && kill -HUP 1"]
         for pod, _ in instance.containers:
             code, output = await asyncio.to_thread(
                 self.exec, instance.namespace, pod, command, request.archive
             )
             if code == 127 or "not found" in output:
                 raise SyncUnavailable(f"the pod {pod} has no tar to unpack the files with")
-            if code != 0:
+            # 137: the wrapper's restart ended every process of the app's user, this exec's
+            # shell too, once it had sent the signal.
+            if code not in (0, KILLED):
                 raise SyncUnavailable(
                     f"the app's user could not write the files in the pod {pod}: "
                     + " ".join(output.split())[-300:]
@@ -226,17 +230,8 @@ class KubernetesSyncer:
         report(f"copied {files} into {pods}")
 
     async def restart(self, request: SyncRequest, report: Report) -> Deployment:
-        instance = Instance.parse(request.instance)
         url = self._url_of(request.key)
-        if request.files:
-            for pod, _ in instance.containers:
-                code, output = await asyncio.to_thread(
-                    self.exec, instance.namespace, pod, ["/bin/sh", "-c", "kill -HUP 1"], b""
-                )
-                # 137: the wrapper's restart ended every process of the app's user, this
-                # `kill` too, once it had sent the signal.
-                if code not in (0, KILLED):
-                    raise SyncUnavailable(f"the app in {pod} could not be restarted: {output}")
+        if request.files:  # `copy` signalled the wrapper after unpacking
             self._restarted(request.key)
             report("restarting the app in its pod")
             if request.wait and url:
