@@ -16,7 +16,13 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 """Terminal colour and cursor escapes, which the legacy builder passes through from tools."""
 FIX_THE_APP = "Fix the Dockerfile or the app and save again."
 
-_FROM = re.compile(r"^Step \d+/\d+ : FROM\s+(?:--platform=\S+\s+)?(?P<image>\S+)", re.IGNORECASE)
+_FROM = re.compile(
+    # The classic builder's `Step 1/9 : FROM x`; BuildKit's `[build 1/6] FROM x` and the
+    # `[internal] load metadata for x` that resolves it first.
+    r"^(?:(?:Step \d+/\d+ :|\[[^\]]*\d+/\d+\])\s*FROM\s+(?:--platform=\S+\s+)?"
+    r"|\[internal\] load metadata for\s+)(?P<image>\S+)",
+    re.IGNORECASE,
+)
 _PULL_FAILED = re.compile(
     r"no such host|dial tcp|i/o timeout|connection refused|network is unreachable|"
     r"tls handshake timeout|pull access denied|manifest unknown|repository does not exist|"
@@ -58,8 +64,9 @@ def host_in(lines: Sequence[str]) -> str | None:
 
 
 def explain(step: str, error: str, recent: Sequence[str]) -> tuple[str, str]:
-    """(message, what to do) for a build that failed at `step` (the engine's `Step n/m : ...`
-    line, or "") with the engine's `error`, after the output lines `recent`."""
+    """(message, what to do) for a build that failed at `step` (the classic builder's
+    `Step n/m : ...` line, BuildKit's step name, or "") with the engine's `error`, after the
+    output lines `recent`."""
     where = f"{step} failed: " if step else "the build failed: "
     base = _FROM.match(step)
     if base is not None and _PULL_FAILED.search(error):

@@ -48,6 +48,11 @@ class Builder(Protocol):
         output to `log`."""
         ...
 
+    async def adopt(self, image: Image, labels: Mapping[str, str]) -> None:
+        """Record `image`, which the engine has already (an earlier build of the same files),
+        as built with `labels`, as `build` records what it builds."""
+        ...
+
     async def labels(self, image: Image) -> Mapping[str, str] | None:
         """The labels of the image this name points to now; None when no image has the name."""
         ...

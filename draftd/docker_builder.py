@@ -16,12 +16,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import re
 import socket
 import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections import deque
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
@@ -30,7 +32,7 @@ from typing import Any, BinaryIO
 import docker
 import docker.errors
 
-from draftd import build_failures
+from draftd import build_failures, buildkit
 from draftd.builder import APP_LABEL, BuildFailed, Log, ProgressReport, PushFailed
 from draftd.engine import CONNECT_TIMEOUT, connect_api, engine_unavailable
 from draftd.model import Image
@@ -102,6 +104,8 @@ class DockerBuilder:
     def __init__(self, records: Path | None = None) -> None:
         self._client: docker.APIClient | None = None
         self.records = LabelRecords(records)
+        self.buildkit = os.environ.get("DRAFTD_BUILDKIT", "1") != "0"
+        """Build with the engine's BuildKit (env DRAFTD_BUILDKIT=0: its classic builder)."""
 
     def _engine(self) -> docker.APIClient:
         if self._client is None:
@@ -152,6 +156,100 @@ class DockerBuilder:
         labels: dict[str, str],
         log: Log,
     ) -> None:
+        if self.buildkit and self._buildkit_build(context, image, dockerfile, args, log):
+            self._record(image, labels)
+            return
+        context.seek(0)
+        self._classic_build(context, image, dockerfile, args, log)
+        self._record(image, labels)
+
+    async def adopt(self, image: Image, labels: Mapping[str, str]) -> None:
+        await asyncio.to_thread(self._record, image, dict(labels))
+
+    def _record(self, image: Image, labels: dict[str, str]) -> None:
+        try:
+            built = self._engine().inspect_image(image.reference)  # type: ignore[no-untyped-call]
+        except (docker.errors.DockerException, OSError) as error:
+            self._client = None
+            raise engine_unavailable() from error
+        self.records.add(str(built["Id"]), labels)
+
+    def _buildkit_build(
+        self, context: BinaryIO, image: Image, dockerfile: str, args: dict[str, str], log: Log
+    ) -> bool:
+        """Build with the engine's BuildKit (`version=2`, the context as the request's body):
+        steps without a container each, cache mounts (`RUN --mount=type=cache`), stages in
+        parallel. False, before anything ran, when the engine has no BuildKit."""
+        engine = self._engine()
+        params = {
+            "t": image.reference,
+            "dockerfile": dockerfile,
+            "buildargs": json.dumps(args),
+            "version": "2",
+            "session": uuid.uuid4().hex,  # the engine wants one; nothing is served through it
+            "rm": "1",
+        }
+        progress = buildkit.PlainProgress()
+        try:
+            response = engine.post(
+                f"{engine.base_url}/v{engine.api_version}/build",
+                params=params,
+                data=context,
+                headers={"Content-Type": "application/x-tar"},
+                stream=True,
+                timeout=BUILD_TIMEOUT,
+            )
+            with response:
+                if response.status_code >= 400:
+                    explanation = response.text.strip()
+                    if response.status_code == 400 and "buildkit" in explanation.lower():
+                        log("this Docker engine has no BuildKit: building with its classic builder")
+                        self.buildkit = False
+                        return False
+                    raise BuildFailed(
+                        f"Docker refused the build: {explanation}",
+                        f"Check that {dockerfile} exists and is valid.",
+                    )
+                for raw in response.iter_lines():
+                    if not raw.strip():
+                        continue
+                    try:
+                        message = json.loads(raw)
+                    except ValueError:
+                        log(f"(unreadable build output: {raw[:200]!r})")
+                        continue
+                    if message.get("id") == buildkit.TRACE_ID:
+                        try:
+                            status = buildkit.decode(str(message.get("aux", "")))
+                        except buildkit.TraceError as error:
+                            log(f"(unreadable build progress: {error})")
+                            continue
+                        for line in progress.lines(status):
+                            log(build_failures.strip_escapes(line))
+                    elif "error" in message or "errorDetail" in message:
+                        detail = message.get("errorDetail") or {}
+                        failure = str(detail.get("message") or message.get("error") or "")
+                        step = progress.failed_step
+                        raise BuildFailed(
+                            *build_failures.explain(
+                                step, build_failures.strip_escapes(failure).strip(),
+                                progress.recent(step),
+                            )
+                        )  # fmt: skip
+                    elif message.get("stream"):
+                        text = build_failures.strip_escapes(str(message["stream"])).strip()
+                        if text:
+                            log(text)
+        except (docker.errors.DockerException, OSError) as error:
+            self._client = None
+            raise engine_unavailable() from error
+        return True
+
+    def _classic_build(
+        self, context: BinaryIO, image: Image, dockerfile: str, args: dict[str, str], log: Log
+    ) -> None:
+        """The engine's classic builder (one container per step), for engines without
+        BuildKit or when `DRAFTD_BUILDKIT=0`."""
         step = ""
         try:
             stream = self._engine().build(
@@ -173,8 +271,6 @@ class DockerBuilder:
                     recent.clear()
                 recent.append(line)
                 log(line)
-            built = self._engine().inspect_image(image.reference)  # type: ignore[no-untyped-call]
-            self.records.add(str(built["Id"]), labels)
         except docker.errors.APIError as error:
             raise BuildFailed(
                 f"Docker refused the build: {error.explanation or error}",

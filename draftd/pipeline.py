@@ -239,6 +239,7 @@ class Pipeline:
         stages.start("build")
         if await self.builder.exists(image):
             build.log(f"image {image.reference} exists; not rebuilt")
+            await self.builder.adopt(image, {APP_LABEL: build.key.app})
         else:
             context = await asyncio.to_thread(context_tar, spec.files, self.blobs, folder)
             try:

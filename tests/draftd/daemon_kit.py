@@ -90,6 +90,9 @@ class FakeBuilder:
     async def labels(self, image: Image) -> dict[str, str] | None:
         return self.images.get(image)
 
+    async def adopt(self, image: Image, labels: Mapping[str, str]) -> None:
+        self.images[image] = dict(labels)
+
     async def build(
         self,
         context: BinaryIO,

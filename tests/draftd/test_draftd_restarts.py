@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -301,8 +302,8 @@ async def test_an_images_app_is_draftds_record_not_a_step_added_to_the_build(
             build_context(python_base_image, 1), image, dockerfile="Dockerfile",
             build_args={}, labels={APP_LABEL: app}, log=lines.append,
         )  # fmt: skip
-        steps = [line for line in lines if line.startswith("Step ")]
-        assert steps[-1] == "Step 2/2 : COPY v /v", lines
+        steps = [line.split(" ", 1)[1] for line in lines if re.match(r"#\d+ \[\d+/\d+\] ", line)]
+        assert steps[-1] == "[2/2] COPY v /v", lines
         again = DockerBuilder(tmp_path / "images.json")
         assert (await again.labels(image) or {}).get(APP_LABEL) == app
         assert (await again.labels(Image(*python_base_image.split(":")))) is not None

@@ -40,6 +40,6 @@ def test_three_ups_are_listed_newest_first_and_survive_a_restart(
 
     log = draftd.draft("logs", listed[0]["buildId"])
     assert log.returncode == 0
-    assert re.search(r"Step \d+/\d+ : RUN pip install -r requirements.txt", log.stdout), log.stdout
+    assert re.search(r"\[\d+/\d+\] RUN pip install -r requirements.txt", log.stdout), log.stdout
     unknown = draftd.draft("logs", "b-aaaaaaaaaaaa")
     assert unknown.returncode == 1 and "no build b-aaaaaaaaaaaa" in unknown.stderr
