@@ -137,9 +137,23 @@ def rules(dockerfile: bytes) -> SyncRules:
     for number, stage in enumerate(stages):
         final = number == len(stages) - 1
         copies.extend(_stage_copies(stage, final))
-        if any(kind == "RUN" and "--mount" in value for kind, value in stage):
+        if any(kind == "RUN" and _mounts_context(value) for kind, value in stage):
             return SyncRules((), "a RUN step mounts the build context")
     return SyncRules(tuple(copies))
+
+
+def _mounts_context(run: str) -> bool:
+    """Whether a RUN's `--mount` flags bind files of the build context (a bind mount, the
+    default type): a cache, tmpfs, secret or ssh mount brings in none of the app's files."""
+    for word in run.split():
+        if not word.startswith("--"):
+            break
+        if word.startswith("--mount="):
+            options = [part.partition("=") for part in word.removeprefix("--mount=").split(",")]
+            kind = next((value for key, _, value in options if key == "type"), "bind")
+            if kind == "bind":
+                return True
+    return False
 
 
 def plan(

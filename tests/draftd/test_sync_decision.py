@@ -90,10 +90,22 @@ def test_numeric_owner_and_mode_are_kept_and_named_owners_need_a_build() -> None
         ("FROM x\nCOPY . /app\nRUN make\n", "RUN"),
         ("FROM x\nCOPY --parents . /app\n", "--parents"),
         ("FROM x\nRUN --mount=type=bind,target=/src make\nCOPY . /app\n", "mounts"),
+        ("FROM x\nRUN --mount=target=/src make\nCOPY . /app\n", "mounts"),  # bind: the default
     ],
 )
 def test_anything_a_build_step_may_use_needs_a_build(dockerfile: str, reason: str) -> None:
     assert reason in why_not(dockerfile, "a.py")
+
+
+def test_a_cache_mount_brings_no_app_file_in_and_saves_still_sync() -> None:
+    """pip's cache kept between builds (the python pack's) is no reason to build."""
+    dockerfile = (
+        "FROM x\nWORKDIR /app\nCOPY requirements.txt ./\n"
+        "RUN --mount=type=cache,target=/root/.cache/pip --mount=type=tmpfs,target=/tmp "
+        "pip install -r requirements.txt\nCOPY . .\n"
+    )
+    assert where(dockerfile, "a.py") == ["/app/a.py"]
+    assert "requirements.txt" in why_not(dockerfile, "requirements.txt")
 
 
 def test_a_plan_copies_only_what_changed() -> None:
