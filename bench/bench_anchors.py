@@ -228,10 +228,6 @@ def record(
             why[f"{path}_median_s"] = failed[0]
 
 
-BUILDKIT_ENV = {**os.environ, "DOCKER_BUILDKIT": "1"}
-"""The Docker CLI asked for BuildKit (Docker 20.10's default is its classic builder)."""
-
-
 def run(*command: str, env: dict[str, str] | None = None, timeout: float = 600) -> str:
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
     if done.returncode != 0:
@@ -282,7 +278,15 @@ class Setup:
             "SKAFFOLD_COLLECT_METRICS": "false",
             "DOCKER_CONFIG": str(self.home / ".docker"),
         }
-        env["DOCKER_BUILDKIT"] = "1"  # as Draft builds; the pack's Dockerfile has cache mounts
+        # BuildKit, as Draft builds (the pack's Dockerfile has cache mounts), through the
+        # buildx plugin Docker's CLI needs for it.
+        env["DOCKER_BUILDKIT"] = "1"
+        if "buildx" in self.bins:
+            plugins = self.home / ".docker" / "cli-plugins"
+            plugins.mkdir(parents=True, exist_ok=True)
+            link = plugins / "docker-buildx"
+            if not link.exists():
+                link.symlink_to(self.bins["buildx"])
         if target == "kubernetes":
             env["KUBECONFIG"] = str(KUBECONFIG)
         else:
@@ -670,7 +674,7 @@ def measure(
     try:
         # Every tool starts with its image's layers cached (pip's downloads are not the
         # tools' cost); the tag is removed afterwards, the layers stay for the tool.
-        run("docker", "build", "-q", "-t", prime_tag, str(run_.app), env=BUILDKIT_ENV)
+        run("docker", "build", "-q", "-t", prime_tag, str(run_.app), env=setup.env(target))
         if target == "kubernetes" and tool.name == "tilt":
             kubectl(setup, "create", "namespace", run_.namespace)  # helm() does not create it
         started = time.monotonic()
@@ -824,7 +828,7 @@ def tool_binaries(tools: list[str]) -> tuple[dict[str, Path], str | None]:
     if not wanted:
         return {}, None
     done = subprocess.run(
-        ["bash", str(REPO / "scripts" / "setup-anchors.sh"), "helm", *wanted],
+        ["bash", str(REPO / "scripts" / "setup-anchors.sh"), "helm", "buildx", *wanted],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     bins = {}

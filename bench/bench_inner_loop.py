@@ -21,7 +21,9 @@ script by hand, and the bytes one edit sends.
 
 Every edit writes a text never served before, so every build builds. The naive loops build
 with BuildKit (`DOCKER_BUILDKIT=1`), as Draft does and as Docker 23 and later do by default:
-the packs' Dockerfiles use its cache mounts.
+the packs' Dockerfiles use its cache mounts. Docker's CLI needs its buildx plugin for that,
+which this machine's Docker packages lack: the first run builds it from the Go module proxy
+(scripts/build-go-tools.sh buildx, about 3 minutes, cached).
 
 Targets: as scaffolded, a save served in ≤ 0.5 s median; with watch_delay 0, ≤ 0.5 x the
 naive loop; the rebuild path as scaffolded ≤ 0.75 x the naive loop; bytes ≤ 1/1000 of the
@@ -191,21 +193,27 @@ def retried(measure: Callable[[int], list[float]], attempts: int = 3) -> list[fl
     raise AssertionError("unreachable")
 
 
-BUILDKIT = {**os.environ, "DOCKER_BUILDKIT": "1"}
-"""The naive loops' `docker build`: BuildKit, as Draft builds (the packs' Dockerfiles keep
-caches in BuildKit cache mounts; Docker 23 and later use BuildKit by default, 20.10's CLI
-when asked)."""
+def buildkit_env(work: Path) -> dict[str, str]:
+    """The naive loops' `docker build`: BuildKit, as Draft builds (the packs' Dockerfiles keep
+    caches in BuildKit cache mounts), through the buildx plugin Docker's CLI needs for it
+    (built once by scripts/build-go-tools.sh: this machine's Docker packages lack it)."""
+    plugins = work / "docker-config" / "cli-plugins"
+    if not (plugins / "docker-buildx").exists():
+        plugins.mkdir(parents=True, exist_ok=True)
+        (plugins / "docker-buildx").symlink_to(script_output("build-go-tools.sh", "buildx"))
+    return {**os.environ, "DOCKER_BUILDKIT": "1", "DOCKER_CONFIG": str(plugins.parent)}
 
 
 def naive_latencies(work: Path, edits: int, example: str = "python") -> list[float]:
     app = scaffold(work / f"naive-{example}", "bench-naive", example=example)
+    buildkit = buildkit_env(work)
     port = free_port()
     name = f"draft-bench-naive-{example}"
 
     def redeploy() -> None:
         subprocess.run(
             ["docker", "build", "-q", "-t", name, str(app)],
-            check=True, capture_output=True, env=BUILDKIT,
+            check=True, capture_output=True, env=buildkit,
         )  # fmt: skip
         subprocess.run(["docker", "rm", "-f", name], check=False, capture_output=True)
         subprocess.run(
@@ -249,8 +257,10 @@ def naive_kubernetes_latencies(work: Path, edits: int, namespace: str) -> list[f
     port = free_port()
     forward: list[subprocess.Popen[bytes]] = []
 
+    buildkit = buildkit_env(work)
+
     def run(*command: str) -> None:
-        subprocess.run(command, check=True, capture_output=True, env=BUILDKIT)
+        subprocess.run(command, check=True, capture_output=True, env=buildkit)
 
     def redeploy(tag: str) -> None:
         run("docker", "build", "-q", "-t", f"{image}:{tag}", str(app))

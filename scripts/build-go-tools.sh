@@ -3,7 +3,9 @@
 # print the path of each binary. For benchmarks (the naive loop's `helm`, the anchors).
 # Nothing is downloaded prebuilt; the Go checksum database verifies every module.
 #
-# Usage: build-go-tools.sh TOOL...      TOOL: helm | skaffold | tilt
+# Usage: build-go-tools.sh TOOL...      TOOL: helm | skaffold | tilt | buildx
+# (buildx: the Docker CLI's BuildKit plugin, which Docker's CLI needs for `DOCKER_BUILDKIT=1
+# docker build` and this machine's Docker packages lack; link it into a `cli-plugins` folder.)
 # A module whose own go.mod has replace lines cannot be built with `go install pkg@version`;
 # such a tool is built from a small wrapper module of ours, scripts/tools/<tool>/ (its go.mod
 # copies the replace lines), with `go build`.
@@ -18,6 +20,7 @@ module_of() {  # the pinned module path, version and package of each tool
         helm) echo "helm.sh/helm/v3 v3.22.0 helm.sh/helm/v3/cmd/helm" ;;
         skaffold) echo "github.com/GoogleContainerTools/skaffold/v2 v2.16.1 github.com/GoogleContainerTools/skaffold/v2/cmd/skaffold" ;;
         tilt) echo "github.com/tilt-dev/tilt v0.33.21 github.com/tilt-dev/tilt/cmd/tilt" ;;
+        buildx) echo "github.com/docker/buildx v0.38.2 github.com/docker/buildx/cmd/buildx" ;;
         *) return 1 ;;
     esac
 }
@@ -34,6 +37,9 @@ for tool in "$@"; do
         case $tool in
             skaffold)
                 ldflags="-X github.com/GoogleContainerTools/skaffold/v2/pkg/skaffold/version.version=$version"
+                ;;
+            buildx)
+                ldflags="-X github.com/docker/buildx/version.Version=$version"
                 ;;
             tilt)  # a release build (version and date set: the module's release date)
                 ldflags="-X main.version=${version#v} -X main.date=2024-11-08"
