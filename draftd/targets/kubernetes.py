@@ -197,7 +197,7 @@ class KubernetesTarget:
             )  # fmt: skip
             try:
                 finished = await watch
-            except BaseException:
+            except Exception:
                 # Back to the newest ready pod (the old revision's, which a failed rollout
                 # leaves serving).
                 await self._forward_to_newest(request.key)
