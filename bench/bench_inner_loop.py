@@ -17,7 +17,8 @@ script by hand, and the bytes one edit sends.
 
 3. A compiled app (`--compiled go`, the default): examples/go, whose saves always build (with
    the pack's BuildKit cache mounts for Go's module and build caches), edited in main.go,
-   against the same naive loop on it.
+   against the same naive loop on it, and against that loop with the engine's classic builder
+   and no cache mounts (Docker 20.10's default): what the cache mounts save.
 
 Every edit writes a text never served before, so every build builds. The naive loops build
 with BuildKit (`DOCKER_BUILDKIT=1`), as Draft does and as Docker 23 and later do by default:
@@ -204,11 +205,21 @@ def buildkit_env(work: Path) -> dict[str, str]:
     return {**os.environ, "DOCKER_BUILDKIT": "1", "DOCKER_CONFIG": str(plugins.parent)}
 
 
-def naive_latencies(work: Path, edits: int, example: str = "python") -> list[float]:
-    app = scaffold(work / f"naive-{example}", "bench-naive", example=example)
+def naive_latencies(
+    work: Path, edits: int, example: str = "python", *, classic: bool = False
+) -> list[float]:
+    """The naive loop on `example`, built with BuildKit; with `classic`, with the engine's
+    classic builder (Docker 20.10's default) and the Dockerfile's cache mounts taken out (the
+    classic builder refuses them): what cache mounts save."""
+    variant = f"{example}-classic" if classic else example
+    app = scaffold(work / f"naive-{variant}", "bench-naive", example=example)
     buildkit = buildkit_env(work)
+    if classic:
+        dockerfile = app / "Dockerfile"
+        dockerfile.write_text(re.sub(r"--mount=\S+\s+", "", dockerfile.read_text()))
+        buildkit = {**os.environ, "DOCKER_BUILDKIT": "0"}
     port = free_port()
-    name = f"draft-bench-naive-{example}"
+    name = f"draft-bench-naive-{variant}"
 
     def redeploy() -> None:
         subprocess.run(
@@ -413,6 +424,10 @@ def main() -> None:
             )  # fmt: skip
             compiled["go"] = (go_times, go_stages)
             compiled["go_naive"] = (naive_latencies(work, args.edits, example="go"), {})
+            compiled["go_naive_classic"] = (
+                naive_latencies(work, args.edits, example="go", classic=True),
+                {},
+            )
         sizes = upload_bytes(work)
         shutil.rmtree(work, ignore_errors=True)
 
@@ -457,10 +472,13 @@ def main() -> None:
     compiled_rows = {key: (summary(times), stages) for key, (times, stages) in compiled.items()}
     if "go" in compiled_rows:
         go_ratio = compiled_rows["go"][0]["median_s"] / compiled_rows["go_naive"][0]["median_s"]
+        classic = compiled_rows["go_naive_classic"][0]
         result["go"] = {
             "draft": {**compiled_rows["go"][0], "stages_median_s": compiled_rows["go"][1]},
             "naive": compiled_rows["go_naive"][0],
+            "naive_classic_builder": classic,
             "ratio": round(go_ratio, 3),
+            "ratio_to_classic": round(compiled_rows["go"][0]["median_s"] / classic["median_s"], 3),
         }
         met["compiled_go"] = go_ratio <= 0.6
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -484,6 +502,10 @@ def main() -> None:
               f"{go['p90_s']:>10.3f}{go_ratio:>8.2f}  {where}")  # fmt: skip
         print(f"{'docker build/rm/run loop':<34}{naive_go['median_s']:>10.3f}"
               f"{naive_go['p90_s']:>10.3f}{1:>8.2f}")  # fmt: skip
+        classic = compiled_rows["go_naive_classic"][0]
+        slower = classic["median_s"] / naive_go["median_s"]
+        print(f"{'  classic builder, no cache mounts':<34}{classic['median_s']:>10.3f}"
+              f"{classic['p90_s']:>10.3f}{slower:>8.2f}")  # fmt: skip
         print("target: ≤ 0.6x")
     print()
     print(f"{'one-line change in a 50 MB app':<34}{'bytes':>14}")
