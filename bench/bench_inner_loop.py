@@ -292,9 +292,14 @@ def naive_kubernetes_latencies(work: Path, edits: int, namespace: str) -> list[f
 
     url = f"http://127.0.0.1:{port}"
     try:
-        redeploy("0")
+        # Tags new to this run: the node keeps an earlier run's image of the same tag
+        # (IfNotPresent), which would serve that run's text.
+        run_id = f"{time.time_ns():x}"
+        redeploy(f"{run_id}-0")
         wait_for(url, "Hello World!")
-        return timed_edits(app, url, edits, "Naive", after_edit=lambda n: redeploy(str(n + 1)))
+        return timed_edits(
+            app, url, edits, "Naive", after_edit=lambda n: redeploy(f"{run_id}-{n + 1}")
+        )
     finally:
         for old in forward:
             old.terminate()
