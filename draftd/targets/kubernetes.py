@@ -691,6 +691,8 @@ class _PortForward:
         self._server: asyncio.Server | None = None
         self._remotes: set[Any] = set()
         """The pod ends of the connections open now."""
+        self._drops = 0
+        """How many times `drop` ended them (a connection being opened meanwhile ends too)."""
 
     @property
     def url(self) -> str:
@@ -762,13 +764,20 @@ class _PortForward:
         """End the connections open now (the app they reached is gone: restarted in place).
         Left alone, one that reached the app as it ended would hang for about a second before
         the API server's stream noticed."""
+        self._drops += 1
         for remote in list(self._remotes):
             with contextlib.suppress(OSError):
                 remote.shutdown(socket.SHUT_RDWR)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        drops = self._drops
         remote = await self._connect()
         if remote is None:
+            writer.close()
+            return
+        if self._drops != drops:  # opened to the app `drop` was about: it is gone
+            with contextlib.suppress(OSError):
+                remote.close()
             writer.close()
             return
         self._remotes.add(remote)
