@@ -4,6 +4,11 @@ helm-python-sdk binds Helm's own Go SDK; it is young, so everything Draft uses
 goes through these few functions, errors come out as `HelmError` with Helm's
 own message, and tests/test_chart.py pins the behaviour we rely on. Release
 operations against a cluster live in `draftd.targets.helm_release`.
+
+helm-python-sdk loads Helm's Go runtime (≈ 80 MB resident) when imported, so it is
+imported on the first call that needs Helm, not with this module: the CLI's watcher,
+draftd's docker target and a language server that has not rendered a chart yet never
+carry it.
 """
 
 from __future__ import annotations
@@ -12,8 +17,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import helm_python
 
 from draft.diagnostics import Severity
 from draft.errors import DraftError
@@ -33,10 +36,18 @@ class LintFinding:
     message: str
 
 
+def _engine() -> Any:
+    """helm-python-sdk, imported on first use (it starts Helm's Go runtime)."""
+    import helm_python
+
+    return helm_python
+
+
 def render(
     chart_dir: Path, values: dict[str, Any], *, release: str, namespace: str
 ) -> dict[str, str]:
     """The chart's manifests (template path inside the chart → text), as `helm template`."""
+    helm_python = _engine()
     try:
         chart = helm_python.Chart.load(str(chart_dir))
         try:
@@ -53,6 +64,7 @@ def render(
 
 def lint(chart_dir: Path, values: dict[str, Any] | None = None) -> list[LintFinding]:
     """Helm's lint findings in strict mode (`helm lint --strict`)."""
+    helm_python = _engine()
     try:
         result = helm_python.lint(str(chart_dir), values or {}, strict=True)
     except helm_python.HelmError as error:
@@ -70,6 +82,7 @@ def lint(chart_dir: Path, values: dict[str, Any] | None = None) -> list[LintFind
 def parse_set(entry: str) -> dict[str, Any]:
     """One `helm --set` expression (`a.b=1,c[0]=x`) as nested values, typed as Helm types them."""
     hint = 'Write it as "key=value", e.g. "image.pullPolicy=Always".'
+    helm_python = _engine()
     try:
         parsed: dict[str, Any] = helm_python.parse_set_string(entry)
     except helm_python.HelmError as error:

@@ -55,6 +55,7 @@ from draftd.targets.kubernetes_sync import (
     running_instance,
     sync_image,
 )
+from draftd.targets.on_demand import default_kubeconfig
 from draftd.wire import DeploymentState
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ class KubernetesTarget:
         context: str | None = None,
         rollout_timeout: float = ROLLOUT_TIMEOUT,
     ) -> None:
-        self.kubeconfig_path = kubeconfig_path or _default_kubeconfig()
+        self.kubeconfig_path = kubeconfig_path or default_kubeconfig()
         self.context = context
         self.rollout_timeout = rollout_timeout
         self._forwards: dict[AppKey, _PortForward] = {}
@@ -587,14 +588,6 @@ def _last_logs(core: k8s.CoreV1Api, pod: str, namespace: str, *, previous: bool)
     except (ApiException, HTTPError, OSError):
         return ""
     return str(text or "")
-
-
-def _default_kubeconfig() -> str | None:
-    explicit = os.environ.get("KUBECONFIG")
-    if explicit:
-        return explicit.split(os.pathsep)[0]
-    default = Path.home() / ".kube" / "config"
-    return str(default) if default.is_file() else None
 
 
 class _PortForward:
