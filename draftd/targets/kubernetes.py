@@ -48,6 +48,7 @@ from draftd.targets.base import (
     lines_from_thread,
     run_bounded,
 )
+from draftd.targets.helm_process import HelmProcess
 from draftd.targets.kubernetes_sync import (
     SYNC_TAG_SUFFIX,
     KubernetesSyncer,
@@ -112,6 +113,8 @@ class KubernetesTarget:
         self._namespaces: dict[AppKey, str] = {}
         """The namespace each app was last deployed to (status, logs and delete need it)."""
         self.syncer: Syncer | None = KubernetesSyncer(self._api, self._forward_url, self.name)
+        self.helm = HelmProcess()
+        """Helm's engine, in a helper process only while releases change (`helm_process`)."""
         """Saves go into the running pods (`draftd.targets.kubernetes_sync`)."""
 
     # -- reaching the cluster -------------------------------------------------------------
@@ -176,7 +179,7 @@ class KubernetesTarget:
         )
         report(f"helm upgrade --install {settings['name']} in namespace {settings['namespace']}")
         info = await asyncio.to_thread(
-            helm_release.upgrade_install,
+            self.helm.upgrade_install,
             self._cluster(),
             Path(request.chart_dir),
             release=settings["name"],
@@ -346,7 +349,7 @@ class KubernetesTarget:
         if not self._configured():
             return Deployment(key, self.name, None, None, None, "absent")
         info = await asyncio.to_thread(
-            helm_release.status,
+            self.helm.status,
             self._cluster(),
             release=key.app,
             namespace=await self._namespace(key),
@@ -367,7 +370,7 @@ class KubernetesTarget:
         releases (after a draftd restart), else "default"."""
         known = self._namespaces.get(key)
         if known is None:
-            found = await asyncio.to_thread(helm_release.find_namespace, self._cluster(), key.app)
+            found = await asyncio.to_thread(self.helm.find_namespace, self._cluster(), key.app)
             known = self._namespaces[key] = found or "default"
         return known
 
@@ -414,7 +417,7 @@ class KubernetesTarget:
         if not self._configured():
             return False
         return await asyncio.to_thread(
-            helm_release.uninstall,
+            self.helm.uninstall,
             self._cluster(),
             release=key.app,
             namespace=await self._namespace(key),
