@@ -24,7 +24,7 @@ def test_helm_errors_come_back_in_helms_words_and_an_idle_helper_comes_back(
     try:
         with pytest.raises(HelmReleaseFailed, match=r"^Helm could not read app: .*no-kubeconfig"):
             helm.status(missing, release="app", namespace="default")
-        first = helm._process
+        first = helm.helper._process
         assert first is not None
         time.sleep(1)  # the helper leaves after 0.3 s without a request
         assert first.poll() is not None
