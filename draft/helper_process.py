@@ -97,6 +97,8 @@ class HelperProcess:
                 text=True,
                 encoding="utf-8",
             )
+            # Reaped as soon as it leaves, so no defunct helper waits for the next request.
+            threading.Thread(target=self._process.wait, daemon=True).start()
         return self._process
 
 
