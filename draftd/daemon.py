@@ -129,8 +129,8 @@ def real_builder_and_targets() -> tuple[Builder, dict[str, DeployTarget]]:
             f"draftd cannot load its Docker builder: {error}.",
             "Reinstall Draft (pip install draft) so the daemon's modules are complete.",
         ) from error
-    # The kubernetes target (the kubernetes client, Helm's Go runtime) is imported when an
-    # app first needs it: a draftd deploying to docker never holds it.
+    # The kubernetes target (and with it the kubernetes client) is imported when an app
+    # first needs it: a draftd deploying to docker never holds it.
     return builder, {"docker": docker, "kubernetes": on_demand.kubernetes()}
 
 

@@ -1,8 +1,8 @@
 """A deploy target whose module is imported the first time it is needed, not when draftd starts.
 
-The kubernetes target carries the `kubernetes` client (≈ 40 MB resident) and, through
-`draftd.targets.helm_release`, Helm's Go runtime (≈ 80 MB): a draftd that only ever deploys
-to docker must not hold them. `OnDemandTarget` stands in its place in draftd's targets: its
+The kubernetes target carries the `kubernetes` client (≈ 40 MB resident; Helm runs in a
+helper process, `draftd.targets.helm_process`): a draftd that only ever deploys to docker
+must not hold it. `OnDemandTarget` stands in its place in draftd's targets: its
 `available()` answers False without importing anything while the target is not configured
 (no kubeconfig), and the first call that needs the real target imports it (in a thread when
 the caller is async). When that import fails, the target answers as an absent one would: not
@@ -42,7 +42,7 @@ def default_kubeconfig() -> str | None:
 
 def kubeconfig_exists() -> bool:
     path = default_kubeconfig()
-    return bool(path) and Path(cast(str, path)).is_file()
+    return path is not None and Path(path).is_file()
 
 
 class OnDemandTarget:
