@@ -353,25 +353,33 @@ def _reported_above(message: str) -> bool:
 
 
 def _kubernetes_problems(chart_dir: Path, manifests: dict[str, str]) -> Iterator[_Invalid]:
-    loader = YAML(typ="safe", pure=True)
     for template, text in sorted(manifests.items()):
-        if not template.endswith((".yaml", ".yml")) or not text.strip():
+        if template.endswith((".yaml", ".yml")) and text.strip():
+            yield from _manifest_problems(template, text)
+
+
+@functools.lru_cache(maxsize=64)
+def _manifest_problems(template: str, text: str) -> tuple[_Invalid, ...]:
+    """One rendered manifest against Kubernetes' schemas. Cached by its text: a value edit
+    renders every template again but changes one or two, and parsing the others anew (in
+    pure-Python YAML) was half of a check's time."""
+    loader = YAML(typ="safe", pure=True)
+    try:
+        resources = [r for r in loader.load_all(text) if r]
+    except YAMLError as error:
+        return (_Invalid(template, _NOTHING, f"the rendered manifest is not valid YAML: {error}"),)
+    found = []
+    for resource in resources:
+        if not isinstance(resource, dict):
             continue
-        try:
-            resources = [r for r in loader.load_all(text) if r]
-        except YAMLError as error:
-            yield _Invalid(template, _NOTHING, f"the rendered manifest is not valid YAML: {error}")
+        validator = _validator(str(resource.get("apiVersion")), str(resource.get("kind")))
+        if validator is None:
             continue
-        for resource in resources:
-            if not isinstance(resource, dict):
-                continue
-            validator = _validator(str(resource.get("apiVersion")), str(resource.get("kind")))
-            if validator is None:
-                continue
-            for invalid in validator.iter_errors(resource):
-                field = ".".join(map(str, invalid.path))
-                what = f"{resource.get('kind')} {field}: {invalid.message}"
-                yield _Invalid(template, invalid.instance, what)
+        for invalid in validator.iter_errors(resource):
+            field = ".".join(map(str, invalid.path))
+            what = f"{resource.get('kind')} {field}: {invalid.message}"
+            found.append(_Invalid(template, invalid.instance, what))
+    return tuple(found)
 
 
 _NOTHING = object()

@@ -37,6 +37,7 @@ from draft.home import draftd_state
 from draftd.api import create_app
 from draftd.blobs import DEFAULT_MAX_BLOB
 from draftd.builder import Builder
+from draftd.targets import on_demand
 from draftd.targets.base import DeployTarget
 
 log = logging.getLogger("draftd")
@@ -133,13 +134,9 @@ def real_builder_and_targets(state: Path) -> tuple[Builder, dict[str, DeployTarg
             f"draftd cannot load its Docker builder: {error}.",
             "Reinstall Draft (pip install draft) so the daemon's modules are complete.",
         ) from error
-    targets = {"docker": docker}
-    try:
-        kubernetes = _construct("draftd.targets.kubernetes", "KubernetesTarget")
-        targets["kubernetes"] = cast(DeployTarget, kubernetes)
-    except Exception as error:
-        log.warning("deploying to docker only: the kubernetes target is unavailable (%s)", error)
-    return builder, targets
+    # The kubernetes target (and with it the kubernetes client) is imported when an app
+    # first needs it: a draftd deploying to docker never holds it.
+    return builder, {"docker": docker, "kubernetes": on_demand.kubernetes()}
 
 
 def _construct(module: str, name: str, *args: Any) -> Any:

@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from draft import (
-    chart,
     config,
     configschema,
     detect,
-    dockerfile,
     names,
     packs,
     release,
@@ -120,6 +118,9 @@ def run_create(args: argparse.Namespace, out: Output) -> int:
 def diagnostics_for(root: Path, environment: str | None) -> list[Diagnostic]:
     """Everything `draft check` reports: draft.toml's problems, then the chart's, then where
     the Dockerfile will be refused by the cluster the chart deploys to."""
+    # Only `draft check` needs the schema validators: `draft up --watch` runs without them.
+    from draft import chart, dockerfile
+
     parsed = config.read(root)
     found = list(parsed.diagnostics)
     tasks_file = root / tasks.TASKS_FILE

@@ -2,8 +2,9 @@
 
 `upgrade_install` is `helm upgrade --install --create-namespace`, built from
 helm-python-sdk's install and upgrade (it has no upgrade-with-install of its
-own). Every call blocks; the kubernetes target runs them in a thread. Helm's
-errors become `HelmReleaseFailed` with Helm's own words.
+own). Every call blocks; they run in Helm's helper process (`draftd.targets.helm_process`),
+which is the only process that imports helm-python-sdk (Helm's Go runtime) through them.
+Helm's errors become `HelmReleaseFailed` with Helm's own words.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import helm_python
 
 from draft.errors import DraftError
 
@@ -41,15 +40,23 @@ class Cluster:
     kubeconfig: str | None = None
     context: str | None = None
 
-    def helm(self, namespace: str) -> helm_python.Config:
-        return helm_python.Config(
+    def helm(self, namespace: str) -> Any:
+        return _engine().Config(
             kubeconfig_path=self.kubeconfig, kube_context=self.context, namespace=namespace
         )
+
+
+def _engine() -> Any:
+    """helm-python-sdk, imported on first use (it starts Helm's Go runtime)."""
+    import helm_python
+
+    return helm_python
 
 
 def upgrade_install(
     cluster: Cluster, chart_dir: Path, *, release: str, namespace: str, values: dict[str, Any]
 ) -> ReleaseInfo:
+    helm_python = _engine()
     helm = cluster.helm(namespace)
     try:
         revisions = _history(helm, release)
@@ -73,6 +80,7 @@ def upgrade_install(
 
 def uninstall(cluster: Cluster, *, release: str, namespace: str) -> bool:
     """Remove the release; False when there was none."""
+    helm_python = _engine()
     helm = cluster.helm(namespace)
     try:
         if not _history(helm, release):
@@ -84,6 +92,7 @@ def uninstall(cluster: Cluster, *, release: str, namespace: str) -> bool:
 
 
 def status(cluster: Cluster, *, release: str, namespace: str) -> ReleaseInfo | None:
+    helm_python = _engine()
     helm = cluster.helm(namespace)
     try:
         revisions = _history(helm, release)
@@ -96,6 +105,7 @@ def status(cluster: Cluster, *, release: str, namespace: str) -> ReleaseInfo | N
 
 def find_namespace(cluster: Cluster, release: str) -> str | None:
     """The namespace holding `release`, looking in every namespace; None when none does."""
+    helm_python = _engine()
     try:
         found = cluster.helm("default").list(
             all_namespaces=True, all_states=True, name_filter=f"^{re.escape(release)}$"
@@ -109,7 +119,8 @@ def find_namespace(cluster: Cluster, release: str) -> str | None:
     return None
 
 
-def _history(helm: helm_python.Config, release: str) -> list[dict[str, Any]]:
+def _history(helm: Any, release: str) -> list[dict[str, Any]]:
+    helm_python = _engine()
     try:
         found = helm.history(release)
     except helm_python.HelmNotFoundError:

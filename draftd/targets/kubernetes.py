@@ -49,6 +49,7 @@ from draftd.targets.base import (
     lines_from_thread,
     run_bounded,
 )
+from draftd.targets.helm_process import HelmProcess
 from draftd.targets.kubernetes_sync import (
     SYNC_TAG_SUFFIX,
     KubernetesSyncer,
@@ -56,6 +57,7 @@ from draftd.targets.kubernetes_sync import (
     running_instance,
     sync_image,
 )
+from draftd.targets.on_demand import default_kubeconfig
 from draftd.wire import DeploymentState
 
 log = logging.getLogger(__name__)
@@ -107,7 +109,7 @@ class KubernetesTarget:
         context: str | None = None,
         rollout_timeout: float = ROLLOUT_TIMEOUT,
     ) -> None:
-        self.kubeconfig_path = kubeconfig_path or _default_kubeconfig()
+        self.kubeconfig_path = kubeconfig_path or default_kubeconfig()
         self.context = context
         self.rollout_timeout = rollout_timeout
         self._forwards: dict[AppKey, _PortForward] = {}
@@ -116,6 +118,8 @@ class KubernetesTarget:
         self.syncer: Syncer | None = KubernetesSyncer(
             self._api, self._forward_url, self.name, restarted=self._drop_forwarded
         )
+        self.helm = HelmProcess()
+        """Helm's engine, in a helper process only while releases change (`helm_process`)."""
         """Saves go into the running pods (`draftd.targets.kubernetes_sync`)."""
 
     # -- reaching the cluster -------------------------------------------------------------
@@ -180,7 +184,7 @@ class KubernetesTarget:
         )
         report(f"helm upgrade --install {settings['name']} in namespace {settings['namespace']}")
         info = await asyncio.to_thread(
-            helm_release.upgrade_install,
+            self.helm.upgrade_install,
             self._cluster(),
             Path(request.chart_dir),
             release=settings["name"],
@@ -397,7 +401,7 @@ class KubernetesTarget:
         if not self._configured():
             return Deployment(key, self.name, None, None, None, "absent")
         info = await asyncio.to_thread(
-            helm_release.status,
+            self.helm.status,
             self._cluster(),
             release=key.app,
             namespace=await self._namespace(key),
@@ -418,7 +422,7 @@ class KubernetesTarget:
         releases (after a draftd restart), else "default"."""
         known = self._namespaces.get(key)
         if known is None:
-            found = await asyncio.to_thread(helm_release.find_namespace, self._cluster(), key.app)
+            found = await asyncio.to_thread(self.helm.find_namespace, self._cluster(), key.app)
             known = self._namespaces[key] = found or "default"
         return known
 
@@ -465,7 +469,7 @@ class KubernetesTarget:
         if not self._configured():
             return False
         return await asyncio.to_thread(
-            helm_release.uninstall,
+            self.helm.uninstall,
             self._cluster(),
             release=key.app,
             namespace=await self._namespace(key),
@@ -653,14 +657,6 @@ def _last_logs(core: k8s.CoreV1Api, pod: str, namespace: str, *, previous: bool)
     except (ApiException, HTTPError, OSError):
         return ""
     return str(text or "")
-
-
-def _default_kubeconfig() -> str | None:
-    explicit = os.environ.get("KUBECONFIG")
-    if explicit:
-        return explicit.split(os.pathsep)[0]
-    default = Path.home() / ".kube" / "config"
-    return str(default) if default.is_file() else None
 
 
 class _PortForward:

@@ -322,3 +322,38 @@ async def test_a_keystroke_is_answered_while_a_deploy_waits(
         connection.close()
     finally:
         silent.close()
+
+
+class EveryPublish(dict[str, Any]):
+    """The client's diagnostics, also recording every publish in order (pytest-lsp keeps only
+    the newest per document)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple[str, list[types.Diagnostic]]] = []
+
+    def __setitem__(self, uri: str, diagnostics: Any) -> None:
+        self.log.append((uri, list(diagnostics)))
+        super().__setitem__(uri, diagnostics)
+
+
+async def test_a_burst_of_edits_is_checked_once_on_the_last_text(
+    client: LanguageClient, workspace: Path
+) -> None:
+    """A paste, a formatter or fast typing sends many changes at once: the editor gets the
+    diagnostics of the last text only, not one publish per intermediate text that it would
+    then have to wait through."""
+    app = scaffolded(workspace)
+    values = app / "chart" / "values.yaml"
+    text = values.read_text()
+    assert "replicaCount: 1\n" in text
+    uri = open_doc(client, values, "yaml", text)
+    assert await diagnostics_for(client, uri) == []
+    client.diagnostics = published = EveryPublish()
+    for version in range(2, 22):
+        change(client, uri, version, text.replace("replicaCount: 1", f"replicaCount: {version}"))
+    change(client, uri, 22, text.replace("replicaCount: 1", 'replicaCount: "two"'))
+    found = await diagnostics_for(client, uri)
+    assert [(d.range.start.line, d.code) for d in found] == [(1, "schema")], found
+    await asyncio.sleep(1)  # room for a late publish of an older text, were one coming
+    assert [(u, [d.code for d in f]) for u, f in published.log] == [(uri, ["schema"])]
