@@ -129,6 +129,7 @@ class Pipeline:
         if await self.sync.ready(build, spec, target):
             work = self._sync_or_build(build, spec, target, folder)
         else:
+            self._chore(target.prepare(build.key))
             await self._build_and_push(build, spec, folder)
             work = self._deploy(build, spec, target, folder)
         stopwatch.stop()  # waiting for the app's deploy lock is no stage
@@ -152,7 +153,8 @@ class Pipeline:
         return removed
 
     def _chore(self, work: Coroutine[Any, Any, object]) -> None:
-        """Run `work` after the build, on its own; `stop` cancels it, a failure is logged."""
+        """Run `work` on its own, beside the build or after it; `stop` cancels it, a failure
+        is logged."""
 
         async def run() -> None:
             try:
@@ -179,6 +181,7 @@ class Pipeline:
         stages.start("sync")
         synced = await self.sync.sync(build, spec, target)
         if synced is None:
+            self._chore(target.prepare(build.key))
             await self._build_and_push(build, spec, folder)
             return await self._deploy(build, spec, target, folder)
         await self._record(build, target, synced.image, synced.deployment.url)

@@ -74,6 +74,12 @@ class DeployTarget(Protocol):
         """Whether this target can deploy right now (engine or cluster answers)."""
         ...
 
+    async def prepare(self, key: AppKey) -> None:
+        """A build that will deploy `key` here started: make ready what its deploy needs
+        while the image builds (it must not raise; a deploy that finds nothing ready does it
+        itself)."""
+        ...
+
     async def deploy(self, request: DeployRequest, report: Report) -> Deployment:
         """Run `request.image`, replacing what runs for the same key; wait until it answers."""
         ...

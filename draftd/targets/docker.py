@@ -94,6 +94,9 @@ class DockerTarget:
 
         return await asyncio.to_thread(ping)
 
+    async def prepare(self, key: AppKey) -> None:
+        """Nothing to make ready: the engine is connected once, when first used."""
+
     async def deploy(self, request: DeployRequest, report: Report) -> Deployment:
         container, url = await asyncio.to_thread(self._replace, request, report)
         if request.settings["wait"]:

@@ -10,6 +10,7 @@ idling between saves holds no Helm.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 from pathlib import Path
@@ -52,6 +53,12 @@ class HelmProcess:
         found = self._call("find_namespace", cluster, {"release": release})
         return None if found is None else str(found)
 
+    def warm(self) -> None:
+        """Have the helper running with Helm's engine loaded (it is started if it had left);
+        a helper that cannot start is left to the next operation to report."""
+        with contextlib.suppress(HelmReleaseFailed):
+            self.helper.call("warm", {})
+
     def stop(self) -> None:
         self.helper.stop()
 
@@ -62,6 +69,8 @@ class HelmProcess:
 def _perform(operation: str, arguments: dict[str, Any]) -> Any:
     from draftd.targets import helm_release  # Helm's engine: imported here, in the helper only
 
+    if operation == "warm":
+        return None  # helm_release, and with it Helm's engine, is imported: ready
     cluster = Cluster(**arguments.pop("cluster"))
     if operation == "upgrade_install":
         chart_dir = Path(arguments.pop("chart_dir"))

@@ -165,6 +165,11 @@ class KubernetesTarget:
 
     # -- deploying ------------------------------------------------------------------------
 
+    async def prepare(self, key: AppKey) -> None:
+        """Start Helm's helper while the image builds (it left after its idle time): its
+        Go runtime loads in parallel with the build, not after it, in the deploy's time."""
+        await asyncio.to_thread(self.helm.warm)
+
     async def deploy(self, request: DeployRequest, report: Report) -> Deployment:
         if request.chart_dir is None:
             raise DeployError("The build carried no chart to deploy.", "Run `draft up` again.")

@@ -13,6 +13,7 @@ reason in draftd's log.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import os
@@ -102,6 +103,10 @@ class OnDemandTarget:
         except TargetUnavailable:
             return False
         return await target.available()
+
+    async def prepare(self, key: AppKey) -> None:
+        with contextlib.suppress(TargetUnavailable):
+            await (await self._target_now()).prepare(key)
 
     async def deploy(self, request: DeployRequest, report: Report) -> Deployment:
         return await (await self._target_now()).deploy(request, report)

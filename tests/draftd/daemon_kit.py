@@ -146,6 +146,9 @@ class FakeTarget:
         self.holds: dict[str, asyncio.Event] = {}
         self.is_available = True
 
+    async def prepare(self, key: AppKey) -> None:
+        pass
+
     def hold(self, build_id: str) -> asyncio.Event:
         self.holds[build_id] = asyncio.Event()
         return self.holds[build_id]

@@ -46,3 +46,21 @@ def test_the_target_process_never_imports_helm(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert result.stdout.split() == ["None", "False"]
+
+
+def test_a_build_for_the_cluster_brings_back_a_helper_that_left(tmp_path: Path) -> None:
+    """What the kubernetes target's `prepare` does while an image builds: the helper that
+    left idle is running again, Helm's engine loaded, before the deploy asks it anything."""
+    helm = HelmProcess(idle_exit=0.3)
+    try:
+        helm.warm()
+        assert helm.helper.running
+        time.sleep(1)
+        assert not helm.helper.running
+        helm.warm()
+        assert helm.helper.running
+        missing = Cluster(str(tmp_path / "no-kubeconfig"))
+        with pytest.raises(HelmReleaseFailed, match=r"^Helm could not read app: "):
+            helm.status(missing, release="app", namespace="default")
+    finally:
+        helm.stop()
