@@ -71,7 +71,7 @@ class AppPort:
             ) from None
         self.port = int(self._server.sockets[0].getsockname()[1])
 
-    def switch(self, backend: Backend) -> None:
+    def switch(self, backend: Backend | None) -> None:
         """Send new connections to `backend`; those open elsewhere carry on."""
         self.backend = backend
 

@@ -30,7 +30,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
 import docker
@@ -63,6 +63,9 @@ LABEL_PORT = "sh.draft.host-port"
 LABEL_SYNC = "sh.draft.sync"
 LABEL_APP_PORT = "sh.draft.app-port"
 """The port the app listens on inside its container (where draftd's app port forwards)."""
+LABEL_ROLE = "sh.draft.role"
+"""`network` on the containers that hold an app container's network (`_spare_network`)."""
+_HOLD = ["/bin/sh", "-c", "trap 'exit 0' TERM; while sleep 3600; do :; done"]
 DRAIN_TIMEOUT = 2.0
 """How long connections open on a replaced container may go on before it is removed."""
 _BRIDGE_REACHABLE = sys.platform == "linux"
@@ -93,6 +96,8 @@ class DockerTarget:
         self._retiring: set[asyncio.Task[None]] = set()
         """Replaced containers being removed once their connections have ended."""
         self._resuming: asyncio.Task[None] | None = None
+        self._spares: dict[AppKey, Container] = {}
+        """Per app: a network made ready for its next container (`_spare_network`)."""
 
     def _engine(self) -> docker.DockerClient:
         if self._client is None:
@@ -122,8 +127,13 @@ class DockerTarget:
                 report(f"waiting for the app to answer at {backend[0]}:{backend[1]}")
                 stages.start("ready")
                 await self._wait_ready(container, backend)
-            await asyncio.to_thread(self._take_name, key, old, container)
-            app_port.switch(backend)
+            before = app_port.backend
+            app_port.switch(backend)  # the app answers: from now on it serves
+            try:
+                await asyncio.to_thread(self._take_name, key, old, container)
+            except BaseException:
+                app_port.switch(before)
+                raise
         except DeployError:
             if old is None:  # kept under the app's name: `draft logs` and status show it
                 with contextlib.suppress(DraftError):
@@ -138,6 +148,7 @@ class DockerTarget:
         if old is not None:
             report(f"removing the previous container of {key}")
             self._retire(app_port, old)
+        self._background(self._prepare_network(key, request.image.reference))
         synced = container.labels.get(LABEL_SYNC) == "true"
         return Deployment(
             key,
@@ -161,7 +172,7 @@ class DockerTarget:
             # swap stops the old container first.
             report(f"stopping the previous container of {key}, which publishes its port itself")
             await asyncio.to_thread(_remove, old)
-        backend = _backend(old) if old is not None else None
+        backend = await asyncio.to_thread(_backend, old) if old is not None else None
         app_port = AppPort(backend, relocate=self._locator(key))
         await app_port.listen(kept or 0, str(key))
         self._ports[key] = app_port
@@ -189,6 +200,9 @@ class DockerTarget:
         }
         if not _BRIDGE_REACHABLE:  # the engine runs in a VM: reach the app through a port
             settings["ports"] = {f"{request.port}/tcp": ("127.0.0.1", None)}
+        network = self._take_spare(request.key)
+        if network is not None:
+            settings["network_mode"] = f"container:{network.id}"
         container = None
         try:
             if request.restartable:
@@ -196,8 +210,9 @@ class DockerTarget:
             container = self._runnable(request, settings, container, report)
             report(f"starting {settings['name']} from {request.image.reference}")
             container.start()
-            container.reload()
-            backend = _backend(container)
+            if network is None:  # else its address is the network holder's, known already
+                container.reload()
+            backend = _backend(container, network)
             if backend is None:
                 raise DeployError(
                     f"Docker gave {settings['name']} no address to reach it at.",
@@ -207,6 +222,8 @@ class DockerTarget:
         except docker.errors.APIError as error:
             if container is not None:
                 _remove(container)
+            if network is not None:
+                _remove(network)
             raise DeployError(
                 f"Docker could not start {name}: {error.explanation or error}",
                 "Save again; run `draft delete` then `draft up` if this persists.",
@@ -244,14 +261,71 @@ class DockerTarget:
         ended (or after `DRAIN_TIMEOUT`); with no `app_port`, at once."""
 
         async def retire() -> None:
-            backend = _backend(container)
+            backend = await asyncio.to_thread(_backend, container)
             if app_port is not None and backend is not None:
                 await app_port.drain(backend, DRAIN_TIMEOUT)
-            await asyncio.to_thread(_remove, container)
+            await asyncio.to_thread(_remove_with_network, container)
 
-        task = asyncio.get_running_loop().create_task(retire())
+        self._background(retire())
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` after a deploy, on its own; `close` cancels it."""
+        task = asyncio.get_running_loop().create_task(work)
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
+
+    async def _prepare_network(self, key: AppKey, image: str) -> None:
+        """Start a spare network for the app's next container, after a deploy (`_spare_network`)."""
+        if not _BRIDGE_REACHABLE or key in self._spares:
+            return
+        try:
+            spare = await asyncio.to_thread(self._spare_network, key, image)
+        except (TargetUnavailable, docker.errors.DockerException, OSError) as error:
+            log.info("no spare network for %s: %s", key, error)
+            return
+        if spare is None:
+            return
+        if key in self._spares or key not in self._ports:  # raced, or the app was deleted
+            await asyncio.to_thread(_remove, spare)
+        else:
+            self._spares[key] = spare
+
+    def _spare_network(self, key: AppKey, image: str) -> Container | None:
+        """A container that only holds a network (a bridge address of its own), for the app's
+        next container to join: joining one, a container starts in about a third of the time
+        (the engine sets up no interface), which is on the critical path of every save that
+        builds. It runs the app's image (nothing else need be pulled) sleeping under /bin/sh;
+        None when the image has no shell to sleep in."""
+        labels = {
+            LABEL_MANAGED: "true",
+            LABEL_APP: key.app,
+            LABEL_ENV: key.environment,
+            LABEL_ROLE: "network",
+        }
+        holder = self._engine().containers.create(
+            image,
+            name=f"{container_name(key)}-net-{int(time.time() * 1000)}",
+            entrypoint=_HOLD,
+            command=[],
+            labels=labels,
+            detach=True,
+        )
+        try:
+            holder.start()
+            if _state(holder).get("Status") == "running":
+                return holder
+        except docker.errors.APIError:
+            pass
+        _remove(holder)
+        return None
+
+    def _take_spare(self, key: AppKey) -> Container | None:
+        """The app's spare network, if it still runs (blocking)."""
+        spare = self._spares.pop(key, None)
+        if spare is not None and _state(spare).get("Status") != "running":
+            _remove(spare)
+            return None
+        return spare
 
     def _locator(self, key: AppKey) -> Callable[[], Awaitable[Backend | None]]:
         """Where the app's container answers now (an engine restart may give it a new address)."""
@@ -284,13 +358,15 @@ class DockerTarget:
                 log.warning("cannot serve the apps on Docker again: %s", error)
                 return
             current = next((c for c in found if c.name == container_name(key)), None)
+            network = _network_of(current) if current is not None else None
             for leftover in found:
-                if leftover is not current:
+                if leftover is not current and leftover.id != network:
                     await asyncio.to_thread(_remove, leftover)
             port = _kept_port(current)
             if current is None or port is None or _legacy(current) or key in self._ports:
                 continue
-            app_port = AppPort(_backend(current), relocate=self._locator(key))
+            backend = await asyncio.to_thread(_backend, current)
+            app_port = AppPort(backend, relocate=self._locator(key))
             try:
                 await app_port.listen(port, str(key))
             except (DraftError, OSError) as error:
@@ -317,6 +393,9 @@ class DockerTarget:
         for app_port in self._ports.values():
             await app_port.close()
         self._ports.clear()
+        for spare in self._spares.values():
+            await asyncio.to_thread(_remove, spare)
+        self._spares.clear()
 
     def _create_restartable(
         self, request: DeployRequest, settings: dict[str, Any]
@@ -359,6 +438,8 @@ class DockerTarget:
         send connections), or `DeployError` when it exits or never answers."""
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
+            if await asyncio.to_thread(answers_http, *backend):
+                return
             state = await asyncio.to_thread(_state, container)
             if state.get("Status") in ("exited", "dead"):
                 code = state.get("ExitCode")
@@ -367,8 +448,6 @@ class DockerTarget:
                     "Its last log lines are above; fix the app and save again.",
                     logs=await asyncio.to_thread(_tail, container),
                 )
-            if await asyncio.to_thread(answers_http, *backend):
-                return
             await asyncio.sleep(interval)
         raise DeployError(
             f"The app did not answer on port {backend[1]} within {self.ready_timeout:.0f} s.",
@@ -434,6 +513,7 @@ class DockerTarget:
         app_port = self._ports.pop(key, None)
         if app_port is not None:
             await app_port.close()
+        self._spares.pop(key, None)  # removed with the rest below
 
         def remove() -> bool:
             found = self._containers(key)
@@ -560,7 +640,8 @@ class DockerSyncer:
 
     async def _wait_restarted(self, container: Container, url: str, port: int) -> None:
         """Wait until the app's old process has let go of its port, then for the new one."""
-        where = _backend(container) or ("127.0.0.1", int(url.rsplit(":", 1)[1]))
+        found = await asyncio.to_thread(_backend, container)
+        where = found or ("127.0.0.1", int(url.rsplit(":", 1)[1]))
         deadline = time.monotonic() + 2
         while time.monotonic() < deadline and await asyncio.to_thread(answers_http, *where):
             await asyncio.sleep(0.005)
@@ -613,14 +694,15 @@ def _legacy(container: Container) -> bool:
     return LABEL_APP_PORT not in container.labels
 
 
-def _backend(container: Container) -> Backend | None:
-    """Where the app in `container` answers: its bridge address and port, or, where the
-    engine runs in a VM, the port the engine published for it."""
+def _backend(container: Container, network: Container | None = None) -> Backend | None:
+    """Where the app in `container` answers: its bridge address (or that of `network`, the
+    container whose network it joined) and port, or, where the engine runs in a VM, the port
+    the engine published for it."""
     app_port = container.labels.get(LABEL_APP_PORT, "")
     if not app_port.isdigit():
         return None
     if _BRIDGE_REACHABLE:
-        address = _address(container)
+        address = _address(network or container)
         return (address, int(app_port)) if address else None
     ports = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
     bound = ports.get(f"{app_port}/tcp") or []
@@ -628,8 +710,33 @@ def _backend(container: Container) -> Backend | None:
     return ("127.0.0.1", int(host_port)) if host_port else None
 
 
+def _network_of(container: Container) -> str | None:
+    """The id of the container whose network `container` joined, if it joined one."""
+    mode = str((container.attrs.get("HostConfig") or {}).get("NetworkMode") or "")
+    return mode.removeprefix("container:") if mode.startswith("container:") else None
+
+
+def _remove_with_network(container: Container) -> None:
+    """Remove `container`, and the container holding its network if it joined one."""
+    _remove(container)
+    network = _network_of(container)
+    if network is not None and container.client is not None:
+        with contextlib.suppress(docker.errors.DockerException, OSError):
+            container.client.api.remove_container(network, force=True)
+
+
 def _address(container: Container) -> str | None:
-    """The container's address on its bridge network, when it has one."""
+    """The container's address on its bridge network (or on the network it joined), when it
+    has one (blocking when it joined one: the holder is looked up)."""
+    network = _network_of(container)
+    if network is not None:
+        if container.client is None:
+            return None
+        try:
+            holder = container.client.containers.get(network)
+        except (docker.errors.DockerException, OSError):
+            return None
+        return _address(holder)
     settings = container.attrs.get("NetworkSettings") or {}
     address = settings.get("IPAddress") or next(
         (
