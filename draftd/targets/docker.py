@@ -1,23 +1,29 @@
 """The `docker` target: the app as one container on the local Docker engine.
 
 One container per app and environment, named `draft-<app>-<env>` and labelled
-so draftd finds it again after a restart. Its port is published on 127.0.0.1
-at a host port chosen on the first deploy and kept for every later one, so the
-URL a developer has open keeps working across redeploys. A redeploy stops the
-old container before the new one takes the port (two cannot bind it), then
-waits until the app answers HTTP; an app that exits or never answers is a
-`DeployError` carrying its last log lines.
+so draftd finds it again after a restart. The app's URL is 127.0.0.1 at a port
+draftd itself listens on (`draftd.targets.app_port`), chosen on the first deploy,
+named in the container's labels and kept for every later one, across draftd
+restarts too; it forwards to the container serving now at its bridge address,
+and the engine publishes no port. A redeploy starts the new container beside the
+old one, waits until it answers HTTP, switches the app's port to it, and removes
+the old container once the connections still open on it have ended (at most
+`DRAIN_TIMEOUT`): no request finds the app down, and no address is reused, so no
+ARP entry goes stale. An app that exits or never answers is a `DeployError`
+carrying its last log lines, and the old container goes on serving.
+
+Every save that builds waits for its container to start, most of which is the
+engine setting up its network: after each deploy a spare container that only
+holds a network (the app's image, sleeping) is started for the next one to join,
+which then starts in a third of the time.
 
 An app whose saves can be synced (`DeployRequest.restartable`) runs under the
 restart wrapper (`draftd.sync.syncer.wrapper_script`), a small POSIX shell script
 given to the container's `/bin/sh -c`: its `DockerSyncer` copies the changed files in
-and sends the wrapper SIGHUP, which restarts the app's command in place, so a save
-costs the app's start-up time and nothing else. Images without /bin/sh run as they
-are, and their saves build the image.
-
-A redeploy is on the critical path of every save that builds, so its engine calls
-overlap where they can: the old container is stopped while the new one is checked
-for /bin/sh, and the wrapper travels in the container's command, not as a copy.
+and sends the wrapper SIGHUP, which restarts the app's command in place (the same
+container, so the app's port keeps forwarding to it), and a save costs the app's
+start-up time and nothing else. Images without /bin/sh run as they are, and their
+saves build the image.
 """
 
 from __future__ import annotations

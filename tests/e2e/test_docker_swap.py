@@ -4,6 +4,7 @@ restarts. The real CLI, a real draftd (the `draftd` fixture) and the real Docker
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -125,3 +126,23 @@ def test_after_draftd_restarts_the_url_answers_again_and_keeps_its_port(
     assert draftd.draft("connect", str(app)).stdout.strip() == url
     assert draftd.draft("delete", str(app)).stdout.strip() == "Deleted."
     assert fetch(url) is None
+
+
+def test_a_port_another_program_took_while_draftd_was_stopped_is_said_so(
+    tmp_path: Path, draftd: Draftd
+) -> None:
+    app = scaffold(tmp_path / "app", "taken-e2e", sync=False)
+    url = up(draftd, app)
+    draftd.stop()
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", int(url.rsplit(":", 1)[1])))
+        squatter.listen()
+        draftd.start()
+        status = draftd.draft("status", str(app))
+        assert "cannot listen on its port" in status.stdout + status.stderr, status
+        failed = draftd.draft("up", str(app), "--no-watch")
+        assert failed.returncode == 1
+        assert "is taken by another program" in failed.stderr, failed.stderr[-2000:]
+    assert up(draftd, app) == url, "once the port is free the app gets it back"
+    assert fetch(url) == "Hello World!"
