@@ -120,9 +120,14 @@ class AppPort:
         upstream_reader, upstream_writer = upstream
         _no_delay(upstream_writer)
         _no_delay(writer)
+        to_app = asyncio.create_task(_copy(reader, upstream_writer))
         try:
-            await asyncio.gather(_copy(reader, upstream_writer), _copy(upstream_reader, writer))
+            # The connection lasts as long as the app's side: when the app has answered and
+            # closed, or its process went away (a synced save restarts it), the client's
+            # connection is closed at once, never left waiting for an answer that cannot come.
+            await _copy(upstream_reader, writer)
         finally:
+            to_app.cancel()
             _abort(upstream_writer)
 
     async def _connect(
@@ -149,14 +154,15 @@ class AppPort:
 
 
 async def _copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    """Bytes from `source` to `sink` until `source` ends, then half-close `sink` (an HTTP
-    client may end its side and still wait for the answer)."""
+    """Bytes from `source` to `sink` until `source` ends, then half-close `sink` (a client
+    may end its side and still wait for the answer); a broken connection ends it too."""
     with contextlib.suppress(OSError):
         while data := await source.read(CHUNK):
             sink.write(data)
             await sink.drain()
         if sink.can_write_eof():
             sink.write_eof()
+            await sink.drain()
 
 
 def _no_delay(writer: asyncio.StreamWriter) -> None:
