@@ -129,6 +129,8 @@ class DockerTarget:
             self._start_beside, request, app_port.port, report
         )
         try:
+            if backend is None:
+                raise await asyncio.to_thread(_unreachable, container)
             if request.settings["wait"]:
                 report(f"waiting for the app to answer at {backend[0]}:{backend[1]}")
                 stages.start("ready")
@@ -186,9 +188,10 @@ class DockerTarget:
 
     def _start_beside(
         self, request: DeployRequest, host_port: int, report: Report
-    ) -> tuple[Container, Backend]:
+    ) -> tuple[Container, Backend | None]:
         """Create and start the new container beside the one serving (no port published:
-        the app's port is draftd's), under a name of its own until it takes over."""
+        the app's port is draftd's), under a name of its own until it takes over; with where
+        it answers (None when the engine gave it no address: it exited at once, say)."""
         name = container_name(request.key)
         labels = {
             LABEL_MANAGED: "true",
@@ -218,13 +221,7 @@ class DockerTarget:
             container.start()
             if network is None:  # else its address is the network holder's, known already
                 container.reload()
-            backend = _backend(container, network)
-            if backend is None:
-                raise DeployError(
-                    f"Docker gave {settings['name']} no address to reach it at.",
-                    "Check the engine's default bridge network (`docker network inspect bridge`).",
-                )
-            return container, backend
+            return container, _backend(container, network)
         except docker.errors.APIError as error:
             if container is not None:
                 _remove(container)
@@ -693,6 +690,22 @@ def _state(container: Container) -> dict[str, Any]:
         return {"Status": "dead", "ExitCode": None}
     state: dict[str, Any] = container.attrs.get("State", {})
     return state
+
+
+def _unreachable(container: Container) -> DeployError:
+    """Why a container just started has no address: it exited (its logs say why), or the
+    engine's network gave it none."""
+    state = _state(container)
+    if state.get("Status") in ("exited", "dead"):
+        return DeployError(
+            f"The app's container exited with code {state.get('ExitCode')} before it answered.",
+            "Its last log lines are above; fix the app and save again.",
+            logs=_tail(container),
+        )
+    return DeployError(
+        f"Docker gave {container.name} no address to reach it at.",
+        "Check the engine's default bridge network (`docker network inspect bridge`).",
+    )
 
 
 def _legacy(container: Container) -> bool:
