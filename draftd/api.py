@@ -31,7 +31,7 @@ from draftd.history import BuildHistory
 from draftd.pipeline import UPLOAD_TIMEOUT, Pipeline, answers
 from draftd.redact import redactor
 from draftd.services import SERVICES, Services, int_query, json_body, services
-from draftd.targets.base import DeployError, DeployTarget, TargetUnavailable
+from draftd.targets.base import DeployError, DeployTarget, ServesApps, TargetUnavailable
 from draftd.wire import BlobStored, BuildCreated, Cancelled, ErrorJSON, HealthJSON, Phase
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ def create_app(
     app.router.add_get("/v1/builds/{id}/log", build_log)
     apps_api.add_routes(app.router)
     app.cleanup_ctx.append(_collecting_garbage)
+    app.cleanup_ctx.append(_serving_apps)
     app.on_shutdown.append(_stop_builds)
     return app
 
@@ -255,6 +256,19 @@ async def cancel_build(request: web.Request) -> web.Response:
     build.stop(Phase.FAILED, "cancelled", "the build was cancelled")
     cancelled: Cancelled = {"phase": build.phase.value}
     return web.json_response(cancelled)
+
+
+async def _serving_apps(app: web.Application) -> AsyncIterator[None]:
+    """Serve again the apps draftd deployed where it serves them itself (the docker target's
+    app ports); stop serving them when draftd stops."""
+    pipeline = app[SERVICES].pipeline
+    records = await asyncio.to_thread(pipeline.apps.all)
+    serving = [t for t in pipeline.targets.values() if isinstance(t, ServesApps)]
+    for target in serving:
+        await target.resume([r.key for r in records if r.target == target.name])
+    yield
+    for target in serving:
+        await target.close()
 
 
 async def _collecting_garbage(app: web.Application) -> AsyncIterator[None]:

@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from draft.errors import DraftError
 from draftd.model import AppKey, Deployment, DeployRequest
@@ -104,6 +104,18 @@ class DeployTarget(Protocol):
     async def connect(self, key: AppKey, local_port: int | None) -> str:
         """A URL on this machine that reaches the app (a port-forward where needed)."""
         ...
+
+
+@runtime_checkable
+class ServesApps(Protocol):
+    """A target through which draftd itself serves the apps (the docker target's app ports):
+    after draftd starts it serves again what it had deployed, and it stops with draftd."""
+
+    async def resume(self, keys: list[AppKey]) -> None:
+        """Serve again the apps of `keys` that still run (in the background)."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 Produce = Callable[[Callable[[str], None], threading.Event], None]

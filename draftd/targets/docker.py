@@ -1,46 +1,54 @@
 """The `docker` target: the app as one container on the local Docker engine.
 
 One container per app and environment, named `draft-<app>-<env>` and labelled
-so draftd finds it again after a restart. Its port is published on 127.0.0.1
-at a host port chosen on the first deploy and kept for every later one, so the
-URL a developer has open keeps working across redeploys. A redeploy stops the
-old container before the new one takes the port (two cannot bind it), then
-waits until the app answers HTTP; an app that exits or never answers is a
-`DeployError` carrying its last log lines.
+so draftd finds it again after a restart. The app's URL is 127.0.0.1 at a port
+draftd itself listens on (`draftd.targets.app_port`), chosen on the first deploy,
+named in the container's labels and kept for every later one, across draftd
+restarts too; it forwards to the container serving now at its bridge address,
+and the engine publishes no port. A redeploy starts the new container beside the
+old one, waits until it answers HTTP, switches the app's port to it, and removes
+the old container once the connections still open on it have ended (at most
+`DRAIN_TIMEOUT`): no request finds the app down, and no address is reused, so no
+ARP entry goes stale. An app that exits or never answers is a `DeployError`
+carrying its last log lines, and the old container goes on serving.
+
+Every save that builds waits for its container to start, most of which is the
+engine setting up its network: after each deploy a spare container that only
+holds a network (the app's image, sleeping) is started for the next one to join,
+which then starts in a third of the time.
 
 An app whose saves can be synced (`DeployRequest.restartable`) runs under the
 restart wrapper (`draftd.sync.syncer.wrapper_script`), a small POSIX shell script
 given to the container's `/bin/sh -c`: its `DockerSyncer` copies the changed files in
-and sends the wrapper SIGHUP, which restarts the app's command in place, so a save
-costs the app's start-up time and nothing else. Images without /bin/sh run as they
-are, and their saves build the image.
-
-A redeploy is on the critical path of every save that builds, so its engine calls
-overlap where they can: the old container is stopped while the new one is checked
-for /bin/sh, and the wrapper travels in the container's command, not as a copy.
+and sends the wrapper SIGHUP, which restarts the app's command in place (the same
+container, so the app's port keeps forwarding to it), and a save costs the app's
+start-up time and nothing else. Images without /bin/sh run as they are, and their
+saves build the image.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
-import socket
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
 import docker
 import docker.errors
 from docker.models.containers import Container
 
+from draft.errors import DraftError
 from draftd import stages
 from draftd.engine import connect, engine_unavailable, has_file
 from draftd.model import AppKey, Deployment, DeployRequest
 from draftd.sync.syncer import SyncRequest, SyncUnavailable, wrapper_script
+from draftd.targets.app_port import AppPort, Backend
 from draftd.targets.base import (
     DeployError,
     ExecResult,
@@ -51,15 +59,26 @@ from draftd.targets.base import (
     run_bounded,
 )
 
+log = logging.getLogger(__name__)
+
 LABEL_MANAGED = "sh.draft.managed"
 LABEL_APP = "sh.draft.app"
 LABEL_ENV = "sh.draft.environment"
 LABEL_BUILD = "sh.draft.build-id"
 LABEL_PORT = "sh.draft.host-port"
 LABEL_SYNC = "sh.draft.sync"
+LABEL_APP_PORT = "sh.draft.app-port"
+"""The port the app listens on inside its container (where draftd's app port forwards)."""
+LABEL_ROLE = "sh.draft.role"
+"""`network` on the containers that hold an app container's network (`_spare_network`)."""
+_HOLD = ["/bin/sh", "-c", "trap 'exit 0' TERM; while sleep 3600; do :; done"]
+DRAIN_TIMEOUT = 2.0
+"""How long connections open on a replaced container may go on before it is removed."""
+_BRIDGE_REACHABLE = sys.platform == "linux"
+"""Containers' bridge addresses are reachable from this machine (not where the engine runs in
+a VM, as Docker Desktop's does)."""
 READY_TIMEOUT = 60.0
 ENGINE_TIMEOUT = 120
-STOP_TIMEOUT = 3
 LOG_LINES = 20
 _WRAPPER_SCRIPT = "\n".join(
     line for line in wrapper_script().decode().splitlines() if not line.lstrip().startswith("#")
@@ -78,6 +97,13 @@ class DockerTarget:
         self.ready_timeout = ready_timeout
         self.syncer = DockerSyncer(self)
         self._client: docker.DockerClient | None = None
+        self._ports: dict[AppKey, AppPort] = {}
+        """Each app's port, draftd's own (`draftd.targets.app_port`)."""
+        self._retiring: set[asyncio.Task[None]] = set()
+        """Replaced containers being removed once their connections have ended."""
+        self._resuming: asyncio.Task[None] | None = None
+        self._spares: dict[AppKey, Container] = {}
+        """Per app: a network made ready for its next container (`_spare_network`)."""
 
     def _engine(self) -> docker.DockerClient:
         if self._client is None:
@@ -98,80 +124,284 @@ class DockerTarget:
         """Nothing to make ready: the engine is connected once, when first used."""
 
     async def deploy(self, request: DeployRequest, report: Report) -> Deployment:
-        container, url = await asyncio.to_thread(self._replace, request, report)
-        if request.settings["wait"]:
-            report(f"waiting for the app to answer at {url}")
-            stages.start("ready")
-            await self._wait_ready(container, url, request.port)
-            report(f"the app answers at {url}")
+        await self._resumed()
+        key = request.key
+        old = await asyncio.to_thread(self._find, key)
+        app_port = await self._app_port(key, old, report)
+        container, backend = await asyncio.to_thread(
+            self._start_beside, request, app_port.port, report
+        )
+        try:
+            if backend is None:
+                raise await asyncio.to_thread(_unreachable, container)
+            if request.settings["wait"]:
+                report(f"waiting for the app to answer at {backend[0]}:{backend[1]}")
+                stages.start("ready")
+                await self._wait_ready(container, backend)
+            before = app_port.backend
+            app_port.switch(backend)  # the app answers: from now on it serves
+            try:
+                await asyncio.to_thread(self._take_name, key, old, container)
+            except BaseException:
+                app_port.switch(before)
+                raise
+        except DeployError:
+            if old is None:  # kept under the app's name: `draft logs` and status show it
+                with contextlib.suppress(DraftError):
+                    await asyncio.to_thread(self._take_name, key, None, container)
+            else:  # the old container goes on serving
+                self._retire(None, container)
+            raise
+        except BaseException:
+            self._retire(None, container)
+            raise
+        report(f"the app answers at {app_port.url}")
+        if old is not None:
+            report(f"removing the previous container of {key}")
+            self._retire(app_port, old)
+        self._background(self._prepare_network(key, request.image.reference))
         synced = container.labels.get(LABEL_SYNC) == "true"
         return Deployment(
-            request.key,
+            key,
             self.name,
-            url,
+            app_port.url,
             request.image.reference,
             request.build_id,
             "running",
             sync_instance=(container.id or None) if synced else None,
         )
 
-    def _replace(self, request: DeployRequest, report: Report) -> tuple[Container, str]:
-        """Create the new container, stop the old one, start the new one on the same port.
+    async def _app_port(self, key: AppKey, old: Container | None, report: Report) -> AppPort:
+        """The app's port, draftd's own: the one it has, else the one its container names
+        (kept across draftd restarts), else a free one."""
+        app_port = self._ports.get(key)
+        if app_port is not None:
+            return app_port
+        kept = _kept_port(old)
+        if old is not None and _legacy(old):
+            # Deployed by a draftd before app ports: the engine holds the port, so this one
+            # swap stops the old container first.
+            report(f"stopping the previous container of {key}, which publishes its port itself")
+            await asyncio.to_thread(_remove, old)
+        backend = await asyncio.to_thread(_backend, old) if old is not None else None
+        app_port = AppPort(backend, relocate=self._locator(key))
+        await app_port.listen(kept or 0, str(key))
+        self._ports[key] = app_port
+        return app_port
 
-        Creating first and removing the old container's leftovers after the new one
-        runs keeps the moment the port is free as short as the engine allows.
-        """
+    def _start_beside(
+        self, request: DeployRequest, host_port: int, report: Report
+    ) -> tuple[Container, Backend | None]:
+        """Create and start the new container beside the one serving (no port published:
+        the app's port is draftd's), under a name of its own until it takes over; with where
+        it answers (None when the engine gave it no address: it exited at once, say)."""
         name = container_name(request.key)
-        old = self._find(request.key)
-        host_port = _kept_port(old) or _free_port()
-        killed = False
-        stopping: threading.Thread | None = None
+        labels = {
+            LABEL_MANAGED: "true",
+            LABEL_APP: request.key.app,
+            LABEL_ENV: request.key.environment,
+            LABEL_BUILD: request.build_id,
+            LABEL_PORT: str(host_port),
+            LABEL_APP_PORT: str(request.port),
+        }
+        settings: dict[str, Any] = {
+            "name": f"{name}-next-{request.build_id}",
+            "detach": True,
+            "environment": {"PORT": str(request.port)},
+            "labels": labels,
+        }
+        if not _BRIDGE_REACHABLE:  # the engine runs in a VM: reach the app through a port
+            settings["ports"] = {f"{request.port}/tcp": ("127.0.0.1", None)}
+        network = self._take_spare(request.key)
+        if network is not None:
+            settings["network_mode"] = f"container:{network.id}"
+        container = None
         try:
-            if old is not None:
-                old.rename(f"{name}-old-{int(time.time() * 1000)}")
-            labels = {
-                LABEL_MANAGED: "true",
-                LABEL_APP: request.key.app,
-                LABEL_ENV: request.key.environment,
-                LABEL_BUILD: request.build_id,
-                LABEL_PORT: str(host_port),
-            }
-            settings: dict[str, Any] = {
-                "name": name,
-                "detach": True,
-                "environment": {"PORT": str(request.port)},
-                "ports": {f"{request.port}/tcp": ("127.0.0.1", host_port)},
-                "labels": labels,
-            }
-            container = None
             if request.restartable:
                 container = self._create_restartable(request, settings)
-            if old is not None:
-                # The old container lets go of the port while the new one is made ready.
-                report(f"stopping the previous container of {request.key}")
-                killed = True
-                stopping = threading.Thread(target=_kill, args=(old,), daemon=True)
-                stopping.start()
             container = self._runnable(request, settings, container, report)
-            if stopping is not None:
-                stopping.join()
-            report(f"starting {name} from {request.image.reference} on 127.0.0.1:{host_port}")
+            report(f"starting {settings['name']} from {request.image.reference}")
             container.start()
+            if network is None:  # else its address is the network holder's, known already
+                container.reload()
+            return container, _backend(container, network)
         except docker.errors.APIError as error:
+            if container is not None:
+                _remove(container)
+            if network is not None:
+                _remove(network)
             raise DeployError(
                 f"Docker could not start {name}: {error.explanation or error}",
-                "Another program may hold its port: `draft delete`, then `draft up` picks another.",
+                "Save again; run `draft delete` then `draft up` if this persists.",
             ) from error
         except (docker.errors.DockerException, OSError) as error:
             self._client = None
             raise engine_unavailable() from error
-        finally:
-            if old is not None and killed:
-                threading.Thread(target=_remove, args=(old,), daemon=True).start()
-            elif old is not None:  # the new one never got going: the old one keeps serving
+
+    def _take_name(self, key: AppKey, old: Container | None, container: Container) -> None:
+        """Give the serving container the app's container name (`docker logs draft-<app>-<env>`
+        keeps working), the old one a name of its own until it is removed."""
+        name = container_name(key)
+        renamed = False
+        try:
+            if old is not None:
+                with contextlib.suppress(docker.errors.NotFound):
+                    old.rename(f"{name}-old-{int(time.time() * 1000)}")
+                    renamed = True
+            container.rename(name)
+        except docker.errors.APIError as error:
+            if old is not None and renamed:  # the old container goes on serving, as it was
                 with contextlib.suppress(docker.errors.DockerException, OSError):
                     old.rename(name)
-        return container, f"http://127.0.0.1:{host_port}"
+            raise DeployError(
+                f"Docker could not rename the new container to {name}: "
+                f"{error.explanation or error}",
+                "A container of that name that Draft did not start may be in the way: remove it.",
+            ) from error
+        except (docker.errors.DockerException, OSError) as error:
+            self._client = None
+            raise engine_unavailable() from error
+
+    def _retire(self, app_port: AppPort | None, container: Container) -> None:
+        """Remove `container` in the background, once the connections still open on it have
+        ended (or after `DRAIN_TIMEOUT`); with no `app_port`, at once."""
+
+        async def retire() -> None:
+            backend = await asyncio.to_thread(_backend, container)
+            if app_port is not None and backend is not None:
+                await app_port.drain(backend, DRAIN_TIMEOUT)
+            await asyncio.to_thread(_remove_with_network, container)
+
+        self._background(retire())
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` after a deploy, on its own; `close` cancels it."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _prepare_network(self, key: AppKey, image: str) -> None:
+        """Start a spare network for the app's next container, after a deploy (`_spare_network`)."""
+        if not _BRIDGE_REACHABLE or key in self._spares:
+            return
+        try:
+            spare = await asyncio.to_thread(self._spare_network, key, image)
+        except (TargetUnavailable, docker.errors.DockerException, OSError) as error:
+            log.info("no spare network for %s: %s", key, error)
+            return
+        if spare is None:
+            return
+        if key in self._spares or key not in self._ports:  # raced, or the app was deleted
+            await asyncio.to_thread(_remove, spare)
+        else:
+            self._spares[key] = spare
+
+    def _spare_network(self, key: AppKey, image: str) -> Container | None:
+        """A container that only holds a network (a bridge address of its own), for the app's
+        next container to join: joining one, a container starts in about a third of the time
+        (the engine sets up no interface), which is on the critical path of every save that
+        builds. It runs the app's image (nothing else need be pulled) sleeping under /bin/sh;
+        None when the image has no shell to sleep in."""
+        labels = {
+            LABEL_MANAGED: "true",
+            LABEL_APP: key.app,
+            LABEL_ENV: key.environment,
+            LABEL_ROLE: "network",
+        }
+        holder = self._engine().containers.create(
+            image,
+            name=f"{container_name(key)}-net-{int(time.time() * 1000)}",
+            entrypoint=_HOLD,
+            command=[],
+            labels=labels,
+            detach=True,
+        )
+        try:
+            holder.start()
+            if _state(holder).get("Status") == "running":
+                return holder
+        except docker.errors.APIError:
+            pass
+        _remove(holder)
+        return None
+
+    def _take_spare(self, key: AppKey) -> Container | None:
+        """The app's spare network, if it still runs (blocking)."""
+        spare = self._spares.pop(key, None)
+        if spare is not None and _state(spare).get("Status") != "running":
+            _remove(spare)
+            return None
+        return spare
+
+    def _locator(self, key: AppKey) -> Callable[[], Awaitable[Backend | None]]:
+        """Where the app's container answers now (an engine restart may give it a new address)."""
+
+        async def locate() -> Backend | None:
+            def find() -> Backend | None:
+                container = self._find(key)
+                return _backend(container) if container is not None else None
+
+            with contextlib.suppress(TargetUnavailable, docker.errors.DockerException, OSError):
+                return await asyncio.to_thread(find)
+            return None
+
+        return locate
+
+    async def resume(self, keys: list[AppKey]) -> None:
+        """After draftd starts: listen again on the ports of the apps it had running here, and
+        remove containers a swap left behind. Runs in the background; deploys wait for it."""
+        self._resuming = asyncio.get_running_loop().create_task(self._resume(keys))
+
+    async def _resumed(self) -> None:
+        if self._resuming is not None:
+            await asyncio.shield(self._resuming)
+
+    async def _resume(self, keys: list[AppKey]) -> None:
+        for key in keys:
+            try:
+                found = await asyncio.to_thread(self._containers, key)
+            except (TargetUnavailable, docker.errors.DockerException, OSError) as error:
+                log.warning("cannot serve the apps on Docker again: %s", error)
+                return
+            current = next((c for c in found if c.name == container_name(key)), None)
+            network = _network_of(current) if current is not None else None
+            for leftover in found:
+                if leftover is not current and leftover.id != network:
+                    await asyncio.to_thread(_remove, leftover)
+            port = _kept_port(current)
+            if current is None or port is None or _legacy(current) or key in self._ports:
+                continue
+            backend = await asyncio.to_thread(_backend, current)
+            app_port = AppPort(backend, relocate=self._locator(key))
+            try:
+                await app_port.listen(port, str(key))
+            except (DraftError, OSError) as error:
+                log.warning("cannot serve %s again: %s", key, error)
+                continue
+            self._ports[key] = app_port
+            log.info("serving %s on %s again", key, app_port.url)
+
+    def _containers(self, key: AppKey) -> list[Container]:
+        """Every container Draft started for `key` here (the serving one, and any a swap
+        left behind)."""
+        labels = [
+            f"{LABEL_MANAGED}=true",
+            f"{LABEL_APP}={key.app}",
+            f"{LABEL_ENV}={key.environment}",
+        ]
+        found: list[Container] = self._engine().containers.list(all=True, filters={"label": labels})
+        return found
+
+    async def close(self) -> None:
+        """Stop listening on the apps' ports (draftd stops); the containers keep running."""
+        for task in list(self._retiring):
+            task.cancel()
+        for app_port in self._ports.values():
+            await app_port.close()
+        self._ports.clear()
+        for spare in self._spares.values():
+            await asyncio.to_thread(_remove, spare)
+        self._spares.clear()
 
     def _create_restartable(
         self, request: DeployRequest, settings: dict[str, Any]
@@ -208,11 +438,14 @@ class DockerTarget:
         return self._engine().containers.create(request.image.reference, **settings)
 
     async def _wait_ready(
-        self, container: Container, url: str, port: int, interval: float = 0.02
+        self, container: Container, backend: Backend, interval: float = 0.02
     ) -> None:
+        """Until the app answers HTTP in `container` (at `backend`, where the app port will
+        send connections), or `DeployError` when it exits or never answers."""
         deadline = time.monotonic() + self.ready_timeout
-        host_port = int(url.rsplit(":", 1)[1])
         while time.monotonic() < deadline:
+            if await asyncio.to_thread(answers_http, *backend):
+                return
             state = await asyncio.to_thread(_state, container)
             if state.get("Status") in ("exited", "dead"):
                 code = state.get("ExitCode")
@@ -221,16 +454,11 @@ class DockerTarget:
                     "Its last log lines are above; fix the app and save again.",
                     logs=await asyncio.to_thread(_tail, container),
                 )
-            # On Linux the container's bridge address is reachable: asking the app there
-            # skips docker-proxy, which is slow to notice a backend that just started.
-            address = _address(container) if sys.platform == "linux" else None
-            where = (address, port) if address else ("127.0.0.1", host_port)
-            if await asyncio.to_thread(answers_http, *where):
-                return
             await asyncio.sleep(interval)
         raise DeployError(
-            f"The app did not answer on port {port} within {self.ready_timeout:.0f} s.",
-            f"Check that it listens on 0.0.0.0:{port} (the port the chart and Dockerfile name).",
+            f"The app did not answer on port {backend[1]} within {self.ready_timeout:.0f} s.",
+            f"Check that it listens on 0.0.0.0:{backend[1]} (the port the chart and Dockerfile "
+            "name).",
             logs=await asyncio.to_thread(_tail, container),
         )
 
@@ -244,6 +472,7 @@ class DockerTarget:
             raise engine_unavailable() from error
 
     async def status(self, key: AppKey) -> Deployment:
+        await self._resumed()
         container = await asyncio.to_thread(self._find, key)
         if container is None:
             return Deployment(key, self.name, None, None, None, "absent")
@@ -251,6 +480,12 @@ class DockerTarget:
         labels = container.labels
         port = labels.get(LABEL_PORT)
         running = state.get("Status") == "running"
+        if running and key not in self._ports and not _legacy(container):
+            return Deployment(
+                key, self.name, None, None, self._build_of(key, container), "failed",
+                detail=f"the container runs, but draftd cannot listen on its port {port} "
+                "(its log says why): `draft up` again",
+            )  # fmt: skip
         return Deployment(
             key,
             self.name,
@@ -280,15 +515,23 @@ class DockerTarget:
             yield line
 
     async def delete(self, key: AppKey) -> bool:
-        def remove() -> bool:
-            container = self._find(key)
-            if container is None:
-                return False
-            with contextlib.suppress(docker.errors.NotFound):
-                container.remove(force=True)
-            return True
+        await self._resumed()
+        app_port = self._ports.pop(key, None)
+        if app_port is not None:
+            await app_port.close()
+        self._spares.pop(key, None)  # removed with the rest below
 
-        return await asyncio.to_thread(remove)
+        def remove() -> bool:
+            found = self._containers(key)
+            for container in found:
+                _remove(container)
+            return any(c.name == container_name(key) for c in found)
+
+        try:
+            return await asyncio.to_thread(remove)
+        except (docker.errors.DockerException, OSError) as error:
+            self._client = None
+            raise engine_unavailable() from error
 
     async def exec(
         self, key: AppKey, command: list[str], *, timeout: float, limit: int
@@ -403,12 +646,12 @@ class DockerSyncer:
 
     async def _wait_restarted(self, container: Container, url: str, port: int) -> None:
         """Wait until the app's old process has let go of its port, then for the new one."""
-        address = _address(container)
-        where = (address, port) if address else ("127.0.0.1", int(url.rsplit(":", 1)[1]))
+        found = await asyncio.to_thread(_backend, container)
+        where = found or ("127.0.0.1", int(url.rsplit(":", 1)[1]))
         deadline = time.monotonic() + 2
         while time.monotonic() < deadline and await asyncio.to_thread(answers_http, *where):
             await asyncio.sleep(0.005)
-        await self._target._wait_ready(container, url, port, interval=0.01)
+        await self._target._wait_ready(container, where, interval=0.01)
 
 
 @contextlib.contextmanager
@@ -431,11 +674,6 @@ def _files(count: int) -> str:
     return "1 file" if count == 1 else f"{count} files"
 
 
-def _kill(container: Container) -> None:
-    with contextlib.suppress(docker.errors.DockerException, OSError):
-        container.kill()
-
-
 def _remove(container: Container) -> None:
     with contextlib.suppress(docker.errors.DockerException, OSError):
         container.remove(force=True)
@@ -448,13 +686,6 @@ def _kept_port(container: Container | None) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _state(container: Container) -> dict[str, Any]:
     try:
         container.reload()
@@ -464,8 +695,70 @@ def _state(container: Container) -> dict[str, Any]:
     return state
 
 
+def _unreachable(container: Container) -> DeployError:
+    """Why a container just started has no address: it exited (its logs say why), or the
+    engine's network gave it none."""
+    state = _state(container)
+    if state.get("Status") in ("exited", "dead"):
+        return DeployError(
+            f"The app's container exited with code {state.get('ExitCode')} before it answered.",
+            "Its last log lines are above; fix the app and save again.",
+            logs=_tail(container),
+        )
+    return DeployError(
+        f"Docker gave {container.name} no address to reach it at.",
+        "Check the engine's default bridge network (`docker network inspect bridge`).",
+    )
+
+
+def _legacy(container: Container) -> bool:
+    """Whether `container` came from a draftd before app ports: the engine publishes its port."""
+    return LABEL_APP_PORT not in container.labels
+
+
+def _backend(container: Container, network: Container | None = None) -> Backend | None:
+    """Where the app in `container` answers: its bridge address (or that of `network`, the
+    container whose network it joined) and port, or, where the engine runs in a VM, the port
+    the engine published for it."""
+    app_port = container.labels.get(LABEL_APP_PORT, "")
+    if not app_port.isdigit():
+        return None
+    if _BRIDGE_REACHABLE:
+        address = _address(network or container)
+        return (address, int(app_port)) if address else None
+    ports = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
+    bound = ports.get(f"{app_port}/tcp") or []
+    host_port = next((b.get("HostPort") for b in bound if b.get("HostPort")), None)
+    return ("127.0.0.1", int(host_port)) if host_port else None
+
+
+def _network_of(container: Container) -> str | None:
+    """The id of the container whose network `container` joined, if it joined one."""
+    mode = str((container.attrs.get("HostConfig") or {}).get("NetworkMode") or "")
+    return mode.removeprefix("container:") if mode.startswith("container:") else None
+
+
+def _remove_with_network(container: Container) -> None:
+    """Remove `container`, and the container holding its network if it joined one."""
+    _remove(container)
+    network = _network_of(container)
+    if network is not None and container.client is not None:
+        with contextlib.suppress(docker.errors.DockerException, OSError):
+            container.client.api.remove_container(network, force=True)
+
+
 def _address(container: Container) -> str | None:
-    """The container's address on its bridge network, when it has one."""
+    """The container's address on its bridge network (or on the network it joined), when it
+    has one (blocking when it joined one: the holder is looked up)."""
+    network = _network_of(container)
+    if network is not None:
+        if container.client is None:
+            return None
+        try:
+            holder = container.client.containers.get(network)
+        except (docker.errors.DockerException, OSError):
+            return None
+        return _address(holder)
     settings = container.attrs.get("NetworkSettings") or {}
     address = settings.get("IPAddress") or next(
         (
