@@ -82,7 +82,7 @@ async def test_save_redeploys_and_serves_the_new_text(
     )
     await until_async(lambda: client.messages, 10, "no message after the deploy")
     assert any(m.type == types.MessageType.Info and ready.url in m.message for m in client.messages)
-    assert any(re.search(r"\[\d+/\d+\] FROM ", m.message) for m in client.log_messages), (
+    assert any(re.search(r"\[(\S+ )?\d+/\d+\] FROM ", m.message) for m in client.log_messages), (
         "build output reaches the editor's log"
     )
 
