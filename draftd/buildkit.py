@@ -30,7 +30,7 @@ class TraceError(ValueError):
     """A trace message that is not BuildKit's status."""
 
 
-def _fields(data: bytes) -> Iterator[tuple[int, int | bytes]]:
+def wire_fields(data: bytes) -> Iterator[tuple[int, int | bytes]]:
     """(field number, value) pairs of one protobuf message: ints for varints, bytes else."""
     at = 0
 
@@ -93,7 +93,7 @@ def _timestamp(value: int | bytes) -> float | None:
     if not isinstance(value, bytes):
         return None
     seconds = nanos = 0
-    for number, part in _fields(value):
+    for number, part in wire_fields(value):
         if number == 1 and isinstance(part, int):
             seconds = part
         elif number == 2 and isinstance(part, int):
@@ -108,12 +108,12 @@ def decode(aux: str) -> Status:
     except (binascii.Error, ValueError) as error:
         raise TraceError(f"not base64: {error}") from error
     status = Status()
-    for number, value in _fields(data):
+    for number, value in wire_fields(data):
         if not isinstance(value, bytes):
             continue
         if number == 1:  # Vertex
             vertex = Vertex("")
-            for part, item in _fields(value):
+            for part, item in wire_fields(value):
                 if part == 1:
                     vertex.digest = _text(item)
                 elif part == 3:
@@ -129,7 +129,7 @@ def decode(aux: str) -> Status:
             status.vertexes.append(vertex)
         elif number == 3:  # VertexLog
             digest, message = "", b""
-            for part, item in _fields(value):
+            for part, item in wire_fields(value):
                 if part == 1:
                     digest = _text(item)
                 elif part == 4 and isinstance(item, bytes):

@@ -28,6 +28,8 @@ import aiohttp.web
 import kmock
 from ruamel.yaml import YAML
 
+from draftd.buildkit import wire_fields
+
 # (group/version, plural, kind, namespaced)
 RESOURCES = [
     ("v1", "namespaces", "Namespace", False),
@@ -78,33 +80,9 @@ def _openapi_document(group_version: str) -> dict[str, Any]:
 
 
 def _fields(data: bytes) -> list[tuple[int, int | bytes]]:
-    """A protobuf message's (field number, value) pairs: varints and length-delimited bytes."""
-    out: list[tuple[int, int | bytes]] = []
-    at = 0
-
-    def varint() -> int:
-        nonlocal at
-        value = shift = 0
-        while True:
-            byte = data[at]
-            at += 1
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                return value
-
-    while at < len(data):
-        key = varint()
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            out.append((number, varint()))
-        elif wire == 2:
-            size = varint()
-            out.append((number, data[at : at + size]))
-            at += size
-        else:
-            raise ValueError(f"unexpected protobuf wire type {wire}")
-    return out
+    """A protobuf message's (field number, value) pairs: draftd's own reader of the wire
+    format (`draftd.buildkit.wire_fields`)."""
+    return list(wire_fields(data))
 
 
 def _map_entry(entry: bytes) -> tuple[str, bytes]:
