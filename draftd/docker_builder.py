@@ -23,7 +23,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections import deque
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
@@ -34,7 +33,14 @@ import docker.errors
 
 from draftd import build_failures, buildkit
 from draftd.builder import APP_LABEL, BuildFailed, Log, ProgressReport, PushFailed
-from draftd.engine import CONNECT_TIMEOUT, connect_api, engine_unavailable
+from draftd.engine import (
+    CONNECT_TIMEOUT,
+    BuildRefused,
+    NoBuildKit,
+    buildkit_messages,
+    connect_api,
+    engine_unavailable,
+)
 from draftd.model import Image
 
 log = logging.getLogger(__name__)
@@ -180,66 +186,44 @@ class DockerBuilder:
         """Build with the engine's BuildKit (`version=2`, the context as the request's body):
         steps without a container each, cache mounts (`RUN --mount=type=cache`), stages in
         parallel. False, before anything ran, when the engine has no BuildKit."""
-        engine = self._engine()
-        params = {
-            "t": image.reference,
-            "dockerfile": dockerfile,
-            "buildargs": json.dumps(args),
-            "version": "2",
-            "session": uuid.uuid4().hex,  # the engine wants one; nothing is served through it
-            "rm": "1",
-        }
         progress = buildkit.PlainProgress()
         try:
-            response = engine.post(
-                f"{engine.base_url}/v{engine.api_version}/build",
-                params=params,
-                data=context,
-                headers={"Content-Type": "application/x-tar"},
-                stream=True,
-                timeout=BUILD_TIMEOUT,
-            )
-            with response:
-                if response.status_code >= 400:
-                    explanation = response.text.strip()
-                    if response.status_code == 400 and "buildkit" in explanation.lower():
-                        log("this Docker engine has no BuildKit: building with its classic builder")
-                        self.buildkit = False
-                        return False
-                    raise BuildFailed(
-                        f"Docker refused the build: {explanation}",
-                        f"Check that {dockerfile} exists and is valid.",
-                    )
-                for raw in response.iter_lines():
-                    if not raw.strip():
-                        continue
+            messages = buildkit_messages(
+                self._engine(), context, tag=image.reference, timeout=BUILD_TIMEOUT,
+                dockerfile=dockerfile, buildargs=args,
+            )  # fmt: skip
+            for message in messages:
+                if message.get("id") == buildkit.TRACE_ID:
                     try:
-                        message = json.loads(raw)
-                    except ValueError:
-                        log(f"(unreadable build output: {raw[:200]!r})")
+                        status = buildkit.decode(str(message.get("aux", "")))
+                    except buildkit.TraceError as error:
+                        log(f"(unreadable build progress: {error})")
                         continue
-                    if message.get("id") == buildkit.TRACE_ID:
-                        try:
-                            status = buildkit.decode(str(message.get("aux", "")))
-                        except buildkit.TraceError as error:
-                            log(f"(unreadable build progress: {error})")
-                            continue
-                        for line in progress.lines(status):
-                            log(build_failures.strip_escapes(line))
-                    elif "error" in message or "errorDetail" in message:
-                        detail = message.get("errorDetail") or {}
-                        failure = str(detail.get("message") or message.get("error") or "")
-                        step = progress.failed_step
-                        raise BuildFailed(
-                            *build_failures.explain(
-                                step, build_failures.strip_escapes(failure).strip(),
-                                progress.recent(step),
-                            )
-                        )  # fmt: skip
-                    elif message.get("stream"):
-                        text = build_failures.strip_escapes(str(message["stream"])).strip()
-                        if text:
-                            log(text)
+                    for line in progress.lines(status):
+                        log(build_failures.strip_escapes(line))
+                elif "error" in message or "errorDetail" in message:
+                    detail = message.get("errorDetail") or {}
+                    failure = str(detail.get("message") or message.get("error") or "")
+                    step = progress.failed_step
+                    raise BuildFailed(
+                        *build_failures.explain(
+                            step, build_failures.strip_escapes(failure).strip(),
+                            progress.recent(step),
+                        )
+                    )  # fmt: skip
+                elif message.get("stream"):
+                    text = build_failures.strip_escapes(str(message["stream"])).strip()
+                    if text:
+                        log(text)
+        except NoBuildKit:
+            log("this Docker engine has no BuildKit: building with its classic builder")
+            self.buildkit = False
+            return False
+        except BuildRefused as refused:
+            raise BuildFailed(
+                f"Docker refused the build: {refused}",
+                f"Check that {dockerfile} exists and is valid.",
+            ) from refused
         except (docker.errors.DockerException, OSError) as error:
             self._client = None
             raise engine_unavailable() from error

@@ -7,6 +7,11 @@ couple of seconds, not the SDK's minute-long default, that it does not answer: t
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO
+
 import docker
 import docker.errors
 import docker.utils
@@ -67,3 +72,58 @@ def image_has_file(client: docker.DockerClient, image: str, path: str) -> bool:
         return has_file(container, path)
     finally:
         container.remove(force=True)
+
+
+class NoBuildKit(Exception):
+    """The engine answered that it has no BuildKit (nothing was built)."""
+
+
+class BuildRefused(Exception):
+    """The engine refused the build request itself (its words are the message)."""
+
+
+def buildkit_messages(
+    api: docker.APIClient,
+    context: BinaryIO,
+    *,
+    tag: str,
+    timeout: int,
+    dockerfile: str = "Dockerfile",
+    buildargs: Mapping[str, str] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The engine's JSON messages of a BuildKit build: `version=2`, the context as the
+    request's body (no session serving files: the SDK has no BuildKit of its own). BuildKit
+    runs no container per step, keeps cache mounts (`RUN --mount=type=cache`) and runs
+    stages in parallel. `NoBuildKit` or `BuildRefused` before anything ran; a line that is
+    not JSON comes as a `stream` message saying so."""
+    params = {
+        "t": tag,
+        "dockerfile": dockerfile,
+        "buildargs": json.dumps(dict(buildargs or {})),
+        "version": "2",
+        "session": uuid.uuid4().hex,  # the engine wants one; nothing is served through it
+        "rm": "1",
+    }
+    response = api.post(
+        f"{api.base_url}/v{api.api_version}/build",
+        params=params,
+        data=context,
+        headers={"Content-Type": "application/x-tar"},
+        stream=True,
+        timeout=timeout,
+    )
+    with response:
+        if response.status_code >= 400:
+            explanation = str(response.text).strip()
+            if response.status_code == 400 and "buildkit" in explanation.lower():
+                raise NoBuildKit(explanation)
+            raise BuildRefused(explanation)
+        for raw in response.iter_lines():
+            if not raw.strip():
+                continue
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                message = {"stream": f"(unreadable build output: {raw[:200]!r})\n"}
+            if isinstance(message, dict):
+                yield message

@@ -21,7 +21,7 @@ import io
 import json
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,11 +70,22 @@ def sync_image(reference: str, report: Report) -> str | None:
         ]
         tag = reference + SYNC_TAG_SUFFIX
         context = _context("\n".join(lines) + "\n", wrapper_script())
-        for event in client.api.build(
-            fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True, decode=True
-        ):
-            if "error" in event:
-                raise DeployError(f"Draft could not prepare {reference} for sync: {event['error']}")
+        try:
+            # BuildKit: no container per step (the classic builder ran four, ≈ 0.8 s).
+            events: Iterator[dict[str, Any]] = engine.buildkit_messages(
+                client.api, context, tag=tag, timeout=300
+            )
+            _check_built(events, reference)
+        except engine.NoBuildKit:
+            context.seek(0)
+            events = client.api.build(
+                fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True, decode=True
+            )
+            _check_built(events, reference)
+        except engine.BuildRefused as refused:
+            raise DeployError(
+                f"Docker could not prepare {reference} for sync: {refused}"
+            ) from refused
         report(f"{tag}: {reference} under the restart wrapper (saves sync into the pod)")
         return tag
     except docker.errors.APIError as error:  # the engine answered: it refused
@@ -86,6 +97,15 @@ def sync_image(reference: str, report: Report) -> str | None:
         raise engine.engine_unavailable(error) from error
     finally:
         client.close()
+
+
+def _check_built(events: Iterator[dict[str, Any]], reference: str) -> None:
+    """Read a build's messages to the end; its error, if any, as a `DeployError`."""
+    for event in events:
+        if "error" in event or "errorDetail" in event:
+            detail = event.get("errorDetail") or {}
+            failure = detail.get("message") or event.get("error")
+            raise DeployError(f"Draft could not prepare {reference} for sync: {failure}")
 
 
 def push(reference: str, report: Report) -> None:
