@@ -37,6 +37,7 @@ from draftd.engine import (
     CONNECT_TIMEOUT,
     BuildRefused,
     NoBuildKit,
+    build_error,
     buildkit_messages,
     connect_api,
     engine_unavailable,
@@ -173,12 +174,9 @@ class DockerBuilder:
         await asyncio.to_thread(self._record, image, dict(labels))
 
     def _record(self, image: Image, labels: dict[str, str]) -> None:
-        try:
-            built = self._engine().inspect_image(image.reference)  # type: ignore[no-untyped-call]
-        except (docker.errors.DockerException, OSError) as error:
-            self._client = None
-            raise engine_unavailable() from error
-        self.records.add(str(built["Id"]), labels)
+        built = self._inspect(image)
+        if built is not None:
+            self.records.add(str(built["Id"]), labels)
 
     def _buildkit_build(
         self, context: BinaryIO, image: Image, dockerfile: str, args: dict[str, str], log: Log
@@ -193,6 +191,7 @@ class DockerBuilder:
                 dockerfile=dockerfile, buildargs=args,
             )  # fmt: skip
             for message in messages:
+                failure = build_error(message)
                 if message.get("id") == buildkit.TRACE_ID:
                     try:
                         status = buildkit.decode(str(message.get("aux", "")))
@@ -201,9 +200,7 @@ class DockerBuilder:
                         continue
                     for line in progress.lines(status):
                         log(build_failures.strip_escapes(line))
-                elif "error" in message or "errorDetail" in message:
-                    detail = message.get("errorDetail") or {}
-                    failure = str(detail.get("message") or message.get("error") or "")
+                elif failure is not None:
                     step = progress.failed_step
                     raise BuildFailed(
                         *build_failures.explain(
@@ -220,10 +217,7 @@ class DockerBuilder:
             self.buildkit = False
             return False
         except BuildRefused as refused:
-            raise BuildFailed(
-                f"Docker refused the build: {refused}",
-                f"Check that {dockerfile} exists and is valid.",
-            ) from refused
+            raise _refused(str(refused), dockerfile) from refused
         except (docker.errors.DockerException, OSError) as error:
             self._client = None
             raise engine_unavailable() from error
@@ -256,10 +250,7 @@ class DockerBuilder:
                 recent.append(line)
                 log(line)
         except docker.errors.APIError as error:
-            raise BuildFailed(
-                f"Docker refused the build: {error.explanation or error}",
-                f"Check that {dockerfile} exists and is valid.",
-            ) from error
+            raise _refused(str(error.explanation or error), dockerfile) from error
         except (docker.errors.DockerException, OSError) as error:
             self._client = None
             raise engine_unavailable() from error
@@ -336,6 +327,13 @@ class DockerBuilder:
             return removed
 
         return await asyncio.to_thread(prune)
+
+
+def _refused(explanation: str, dockerfile: str) -> BuildFailed:
+    """The engine refused the build request itself (no step ran)."""
+    return BuildFailed(
+        f"Docker refused the build: {explanation}", f"Check that {dockerfile} exists and is valid."
+    )
 
 
 def _build_lines(stream: Iterator[dict[str, Any]]) -> Iterator[tuple[str, str | None]]:

@@ -127,3 +127,12 @@ def buildkit_messages(
                 message = {"stream": f"(unreadable build output: {raw[:200]!r})\n"}
             if isinstance(message, dict):
                 yield message
+
+
+def build_error(message: dict[str, Any]) -> str | None:
+    """What a build message says went wrong (BuildKit's and the classic builder's alike), or
+    None when it is no error."""
+    if "error" not in message and "errorDetail" not in message:
+        return None
+    detail = message.get("errorDetail") or {}
+    return str(detail.get("message") or message.get("error") or "")

@@ -102,9 +102,8 @@ def sync_image(reference: str, report: Report) -> str | None:
 def _check_built(events: Iterator[dict[str, Any]], reference: str) -> None:
     """Read a build's messages to the end; its error, if any, as a `DeployError`."""
     for event in events:
-        if "error" in event or "errorDetail" in event:
-            detail = event.get("errorDetail") or {}
-            failure = detail.get("message") or event.get("error")
+        failure = engine.build_error(event)
+        if failure is not None:
             raise DeployError(f"Draft could not prepare {reference} for sync: {failure}")
 
 
