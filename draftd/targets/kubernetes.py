@@ -327,12 +327,13 @@ class KubernetesTarget:
                 raise state.failure
             if state.ready:
                 return True
-            serving = forward is not None and forward.pod in state.serving(image)
+            candidates = state.serving(image) if forward is not None and image else []
+            serving = forward is not None and forward.pod in candidates
             if serving and superseded():
                 report("a newer deploy follows: not waiting for the end of this rollout")
                 return False
-            if forward is not None and image and not serving:
-                for pod in state.serving(image):
+            if forward is not None and not serving:
+                for pod in candidates:
                     if await asyncio.to_thread(forward.answers, pod):
                         forward.retarget(pod)
                         report(f"pod {pod} answers: serving it while the rollout finishes")
