@@ -213,11 +213,10 @@ def naive_latencies(
     classic builder refuses them): what cache mounts save."""
     variant = f"{example}-classic" if classic else example
     app = scaffold(work / f"naive-{variant}", "bench-naive", example=example)
-    buildkit = buildkit_env(work)
     if classic:
         dockerfile = app / "Dockerfile"
         dockerfile.write_text(re.sub(r"--mount=\S+\s+", "", dockerfile.read_text()))
-        buildkit = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    buildkit = {**os.environ, "DOCKER_BUILDKIT": "0"} if classic else buildkit_env(work)
     port = free_port()
     name = f"draft-bench-naive-{variant}"
 
