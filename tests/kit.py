@@ -110,6 +110,21 @@ def set_greeting(app: Path, text: str) -> None:
     source.write_text("\n".join(lines) + "\n")
 
 
+def warm_app(app: Path) -> None:
+    """examples/python (scaffolded) telling whether Flask was imported before its own code ran, its greeting
+    from a module of its own (`greeting.py`)."""
+    (app / "greeting.py").write_text('TEXT = "first"\n')
+    source = app / "app.py"
+    source.write_text(
+        source.read_text()
+        .replace("import os\n", "import os\nimport sys\n\nWARM = 'flask' in sys.modules\n", 1)
+        .replace(
+            "from flask import Flask\n", "from flask import Flask\nfrom greeting import TEXT\n"
+        )
+        .replace('return "Hello World!"', 'return f"{TEXT} warm={WARM}"')
+    )
+
+
 def fetch(url: str) -> str | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as answer:

@@ -85,8 +85,12 @@ class Syncer(Protocol):
 
 
 def wrapper_script() -> bytes:
-    """The restart wrapper (`restart.sh`), to put at `WRAPPER` in an app's container."""
-    return importlib.resources.files("draftd.sync").joinpath("restart.sh").read_bytes()
+    """The restart wrapper (`restart.sh`, with `warm_start.py` in it), to put at `WRAPPER` in
+    an app's container."""
+    package = importlib.resources.files("draftd.sync")
+    script = package.joinpath("restart.sh").read_bytes()
+    warm_start = package.joinpath("warm_start.py").read_bytes().rstrip(b"\n")
+    return script.replace(b"@WARM_START@", warm_start)
 
 
 def wrapper_archive() -> bytes:

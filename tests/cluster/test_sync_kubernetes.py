@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from cluster_kit import Cluster
-from kit import Draftd, fetch, messages, phases, scaffold, set_greeting, up_events
+from kit import Draftd, fetch, messages, phases, scaffold, set_greeting, up_events, warm_app
+from waiting import until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.docker]
 
@@ -42,6 +43,29 @@ def test_a_code_save_is_synced_into_the_same_pod_without_a_build_or_upgrade(
     now = cluster.ready_pod(namespace, "podsync")
     assert now is not None and now.metadata.name == pod.metadata.name, "the same pod serves it"
     assert cluster.release_revisions(namespace, "podsync") == releases, "no Helm upgrade"
+
+
+def test_a_synced_save_restarts_python_in_the_pod_with_its_libraries_already_imported(
+    tmp_path: Path, cluster: Cluster, cluster_draftd: Draftd, namespace: str, registry: str
+) -> None:
+    app = app_on_cluster(tmp_path, "podwarm", namespace, registry)
+    warm_app(app)
+    url = up_events(cluster_draftd, app)[-1]["url"]
+    assert fetch(url) == "first warm=False", "the first start imports Flask itself"
+    pod = cluster.ready_pod(namespace, "podwarm")
+    assert pod is not None
+
+    def pythons() -> list[str]:
+        listing = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done"
+        lines = cluster.exec(namespace, pod.metadata.name, ["/bin/sh", "-c", listing])
+        return [line for line in lines.splitlines() if line.strip() == "python app.py"]
+
+    until(lambda: len(pythons()) == 2, 30, lambda: f"no spare beside the app: {pythons()}")
+    (app / "greeting.py").write_text('TEXT = "second"\n')
+    events = up_events(cluster_draftd, app)
+
+    assert "building" not in phases(events), messages(events)
+    assert fetch(url) == "second warm=True", "the spare imported Flask; the app's module is new"
 
 
 def test_a_connection_open_to_the_app_ends_when_a_synced_save_restarts_it(

@@ -9,7 +9,18 @@ from pathlib import Path
 
 import docker
 import pytest
-from kit import Draftd, fetch, messages, phases, scaffold, set_greeting, up_events
+from docker.models.containers import Container
+from kit import (
+    Draftd,
+    fetch,
+    messages,
+    phases,
+    scaffold,
+    set_greeting,
+    up_events,
+    warm_app,
+)
+from waiting import until
 
 pytestmark = pytest.mark.docker
 
@@ -121,3 +132,60 @@ def test_the_wrapper_passes_stop_to_the_app(
     container.stop(timeout=30)
     container.reload()
     assert container.attrs["State"]["ExitCode"] == 143, "the app ended on SIGTERM, not SIGKILL"
+
+
+def python_processes(container: Container) -> list[str]:
+    """The container's `python app.py` processes (their host pids), as `docker top` lists them."""
+    top = container.top()
+    command = top["Titles"].index("CMD")
+    pid = top["Titles"].index("PID")
+    return [row[pid] for row in top["Processes"] if row[command] == "python app.py"]
+
+
+def test_a_synced_save_restarts_python_with_its_libraries_already_imported(
+    tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
+) -> None:
+    app = scaffold(tmp_path / "app", "warm")
+    warm_app(app)
+    url = up_events(draftd, app)[-1]["url"]
+    assert fetch(url) == "first warm=False", "the first start imports Flask itself"
+    container = docker_engine.containers.get("draft-warm-development")
+    first, spare = until(
+        lambda: len(found := python_processes(container)) == 2 and found,
+        30,
+        lambda: f"no spare beside the app: {python_processes(container)}",
+    )
+
+    (app / "greeting.py").write_text('TEXT = "second"\n')
+    events = up_events(draftd, app)
+
+    assert "building" not in phases(events)
+    assert fetch(url) == "second warm=True", "the spare imported Flask; the app's module is new"
+    until(
+        lambda: (
+            first not in (found := python_processes(container))
+            and spare in found
+            and len(found) == 2
+        ),
+        30,
+        lambda: f"the spare {spare} did not take over from {first}: {python_processes(container)}",
+    )
+
+
+def test_draft_warm_0_restarts_python_cold_with_no_spare(
+    tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
+) -> None:
+    app = scaffold(tmp_path / "app", "cold")
+    warm_app(app)
+    dockerfile = app / "Dockerfile"
+    dockerfile.write_text(
+        dockerfile.read_text().replace("WORKDIR /app", "ENV DRAFT_WARM=0\nWORKDIR /app")
+    )
+    url = up_events(draftd, app)[-1]["url"]
+
+    (app / "greeting.py").write_text('TEXT = "second"\n')
+    up_events(draftd, app)
+
+    assert fetch(url) == "second warm=False"
+    container = docker_engine.containers.get("draft-cold-development")
+    assert len(python_processes(container)) == 1, "no spare"
