@@ -55,29 +55,34 @@ while :; do
         child=$spare
         current=$n
         spare=0
-        echo go >&3
+        # Spares take turns on fds 3 and 4: the next one's pipe is opened before this one may
+        # have read its "go", which a closed pipe would lose.
+        if [ $((n % 2)) = 0 ]; then echo go >&3; else echo go >&4; fi
+        want_spare=1 # now: the libraries to import are known, and the app needs little CPU
     else
         forget "$current"
         n=$((n + 1))
         current=$n
-        DRAFT_WARM_ID=$n "$@" 3>&- &
+        DRAFT_WARM_ID=$n "$@" 3>&- 4>&- &
         child=$!
+        # A restart before the spare was ready: the app is known to be Python, start one now.
+        [ "$restart" = 0 ] || [ -z "$warm" ] || [ ! -s "$warm/modules" ] || want_spare=1
     fi
     restart=0
     while :; do
-        wait "$child"
-        status=$?
-        # `wait` also returns when a trapped signal arrives: the app may have asked for a
-        # spare; then go on until the app has ended.
+        # The app asked for a spare (or took over from one): start the next.
         if [ "$want_spare" = 1 ] && [ -n "$warm" ] && [ "$spare" = 0 ] && [ "$restart" = 0 ] &&
             mkfifo "$warm/go.$((n + 1))" 2>/dev/null; then
             n=$((n + 1))
             : > "$warm/go.$n.token"
-            exec 3<> "$warm/go.$n"
-            DRAFT_WARM_ID=$n DRAFT_WARM_GO="$warm/go.$n" "$@" 3>&- &
+            if [ $((n % 2)) = 0 ]; then exec 3<> "$warm/go.$n"; else exec 4<> "$warm/go.$n"; fi
+            DRAFT_WARM_ID=$n DRAFT_WARM_GO="$warm/go.$n" "$@" 3>&- 4>&- &
             spare=$!
         fi
         want_spare=0
+        wait "$child"
+        status=$?
+        # `wait` also returns when a trapped signal arrives: go on until the app has ended.
         kill -0 "$child" 2>/dev/null || break
     done
     if [ "$restart" = 1 ]; then

@@ -30,10 +30,14 @@ import sys
 import threading
 from pathlib import Path
 
-RECORD_AFTER = 0.4
-"""Seconds after the app starts (or a spare takes over) before its libraries are written
-down and the next spare is asked for: its imports are done, and the spare's start does not
-compete with the app's for the CPU."""
+SERVING = "socket.bind"
+"""The audit event that says the app has imported what it needs to serve: it binds its port."""
+SETTLED = 0.05
+"""Seconds after the bind before the libraries are written down (a server imports a few more
+as it starts serving)."""
+RECORD_AFTER = 2.0
+"""Seconds after the app starts (or a spare takes over) when its libraries are written down
+anyway, for an app that binds no socket."""
 MAX_MODULES = 5000
 
 
@@ -82,16 +86,33 @@ def _libraries() -> list[str]:
 
 
 def _record_then_ask(folder: Path, wrapper: int) -> None:
-    def later() -> None:
+    """Once the app binds its port (or after RECORD_AFTER), write down its libraries and ask the
+    wrapper for a spare."""
+    asked = threading.Event()
+
+    def record() -> None:
+        if asked.is_set():
+            return
+        asked.set()
         try:
             _write(folder / "modules", "\n".join(_libraries()) + "\n")
             os.kill(wrapper, signal.SIGUSR1)
         except Exception:  # the wrapper has gone, or the folder: no spare then
             pass
 
-    timer = threading.Timer(RECORD_AFTER, later)
-    timer.daemon = True
-    timer.start()
+    def later(seconds: float) -> None:
+        timer = threading.Timer(seconds, record)
+        timer.daemon = True
+        timer.start()
+
+    def on_event(event: str, _args: tuple[object, ...]) -> None:
+        # Audit hooks stay for the process's life: every other event returns at once.
+        if event == SERVING and not asked.is_set():
+            with contextlib.suppress(Exception):
+                later(SETTLED)
+
+    sys.addaudithook(on_event)
+    later(RECORD_AFTER)
 
 
 def _import_libraries(folder: Path) -> None:

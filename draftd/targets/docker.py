@@ -33,6 +33,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -72,6 +73,9 @@ LABEL_APP_PORT = "sh.draft.app-port"
 LABEL_ROLE = "sh.draft.role"
 """`network` on the containers that hold an app container's network (`_spare_network`)."""
 _HOLD = ["/bin/sh", "-c", "trap 'exit 0' TERM; while sleep 3600; do :; done"]
+OLD_APP_TIMEOUT = 2.0
+"""How long a synced restart waits for the app's old process to end before it waits for the
+new one to answer anyway."""
 DRAIN_TIMEOUT = 2.0
 """How long connections open on a replaced container may go on before it is removed."""
 _BRIDGE_REACHABLE = sys.platform == "linux"
@@ -587,6 +591,8 @@ class DockerSyncer:
         self._target = target
         self._synced: dict[AppKey, tuple[str, str]] = {}
         """Per app: the container synced into, and the build whose files it last took."""
+        self._copied: dict[AppKey, Container] = {}
+        """Per app: the container the last `copy` found, for `restart` (one engine call less)."""
 
     def build_in(self, key: AppKey, container: Container) -> str | None:
         """The build last synced into `container`, if any (its label names the one it ran)."""
@@ -610,25 +616,32 @@ class DockerSyncer:
             with _sync_errors(container, name, "copy the changed files into"):
                 container.put_archive("/", request.archive)
             report(f"copied {_files(request.files)} into {name}")
+            self._copied[request.key] = container
 
         await asyncio.to_thread(put)
 
     async def restart(self, request: SyncRequest, report: Report) -> Deployment:
         name = container_name(request.key)
 
-        def signal() -> Container:
-            container = self._container(request)
+        def signal() -> tuple[Container, Backend, socket.socket | None]:
+            copied = self._copied.pop(request.key, None)
+            container = copied if copied and copied.id == request.instance else None
+            container = container or self._container(request)
+            where = _backend(container) or ("127.0.0.1", int(container.labels.get(LABEL_PORT, "0")))
+            # A connection to the app as it is, to see its old process end (not a request:
+            # a Python app's warm spare answers the next one a few ms after the old ends).
+            held = _connect(where) if request.files and request.wait else None
             if request.files:
                 with _sync_errors(container, name, "restart the app in"):
                     container.kill(signal="SIGHUP")
                 report("restarting the app in its container")
-            return container
+            return container, where, held
 
-        container = await asyncio.to_thread(signal)
+        container, where, held = await asyncio.to_thread(signal)
         url = f"http://127.0.0.1:{container.labels.get(LABEL_PORT)}"
         if request.files and request.wait:
             stages.start("ready")
-            await self._wait_restarted(container, url, request.port)
+            await self._wait_restarted(container, where, held)
             report(f"the app answers at {url}")
         self._synced[request.key] = (request.instance, request.build_id)
         image = ",".join(container.image.tags) if container.image else None
@@ -644,14 +657,33 @@ class DockerSyncer:
             raise SyncUnavailable(f"{name} is not the container Draft started any more")
         return container
 
-    async def _wait_restarted(self, container: Container, url: str, port: int) -> None:
-        """Wait until the app's old process has let go of its port, then for the new one."""
-        found = await asyncio.to_thread(_backend, container)
-        where = found or ("127.0.0.1", int(url.rsplit(":", 1)[1]))
-        deadline = time.monotonic() + 2
-        while time.monotonic() < deadline and await asyncio.to_thread(answers_http, *where):
-            await asyncio.sleep(0.005)
+    async def _wait_restarted(
+        self, container: Container, where: Backend, held: socket.socket | None
+    ) -> None:
+        """Wait until the app's old process has ended (`held`, a connection to it, is closed),
+        then until the new one answers."""
+        if held is not None:
+            await asyncio.to_thread(_until_closed, held, OLD_APP_TIMEOUT)
         await self._target._wait_ready(container, where, interval=0.01)
+
+
+def _connect(where: Backend) -> socket.socket | None:
+    try:
+        return socket.create_connection(where, timeout=0.5)
+    except OSError:  # nothing listens: the app has already ended
+        return None
+
+
+def _until_closed(connection: socket.socket, timeout: float) -> None:
+    """Block until the other end closes `connection` (or resets it), at most `timeout` s."""
+    connection.settimeout(timeout)
+    try:
+        while connection.recv(4096):
+            pass
+    except OSError:  # reset (the process was killed), or the timeout: go on either way
+        pass
+    finally:
+        connection.close()
 
 
 @contextlib.contextmanager
