@@ -31,7 +31,7 @@ from typing import Any, cast
 
 from aiohttp import web
 
-from draft import __version__
+from draft import __version__, memory
 from draft.errors import DraftError
 from draft.home import draftd_state
 from draftd.api import create_app
@@ -256,6 +256,7 @@ def _write_info(path: Path, data: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None, parts: Parts = real_builder_and_targets) -> int:
     options = parse_args(argv)
+    memory.limit_arenas()  # before the worker threads: a process that mostly waits
     logging.basicConfig(
         level=options.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -591,8 +591,9 @@ class DockerSyncer:
         self._target = target
         self._synced: dict[AppKey, tuple[str, str]] = {}
         """Per app: the container synced into, and the build whose files it last took."""
-        self._copied: dict[AppKey, Container] = {}
-        """Per app: the container the last `copy` found, for `restart` (one engine call less)."""
+        self._known: dict[AppKey, Container] = {}
+        """Per app: the container a sync last looked up (a synced save asks the engine only to
+        copy and to signal; its address and labels do not change while it runs)."""
 
     def build_in(self, key: AppKey, container: Container) -> str | None:
         """The build last synced into `container`, if any (its label names the one it ran)."""
@@ -613,26 +614,26 @@ class DockerSyncer:
 
         def put() -> None:
             container = self._container(request)
-            with _sync_errors(container, name, "copy the changed files into"):
+            with self._sync_errors(request.key, container, "copy the changed files into"):
                 container.put_archive("/", request.archive)
             report(f"copied {_files(request.files)} into {name}")
-            self._copied[request.key] = container
 
         await asyncio.to_thread(put)
 
     async def restart(self, request: SyncRequest, report: Report) -> Deployment:
-        name = container_name(request.key)
-
         def signal() -> tuple[Container, Backend, socket.socket | None]:
-            copied = self._copied.pop(request.key, None)
-            container = copied if copied and copied.id == request.instance else None
-            container = container or self._container(request)
-            where = _backend(container) or ("127.0.0.1", int(container.labels.get(LABEL_PORT, "0")))
-            # A connection to the app as it is, to see its old process end (not a request:
-            # a Python app's warm spare answers the next one a few ms after the old ends).
-            held = _connect(where) if request.files and request.wait else None
+            container = self._container(request)
+            where, held = _where(container), None
+            if request.files and request.wait:
+                # A connection to the app as it is, to see its old process end (not a request:
+                # a Python app's warm spare answers the next one a few ms after the old ends).
+                held = _connect(where)
+                if held is None:  # the app is down, or moved (`docker restart`): ask again
+                    container = self._container(request, fresh=True)
+                    where = _where(container)
+                    held = _connect(where)
             if request.files:
-                with _sync_errors(container, name, "restart the app in"):
+                with self._sync_errors(request.key, container, "restart the app in"):
                     container.kill(signal="SIGHUP")
                 report("restarting the app in its container")
             return container, where, held
@@ -650,12 +651,27 @@ class DockerSyncer:
             sync_instance=request.instance,
         )  # fmt: skip
 
-    def _container(self, request: SyncRequest) -> Container:
+    def _container(self, request: SyncRequest, fresh: bool = False) -> Container:
+        known = self._known.get(request.key)
+        if known is not None and known.id == request.instance and not fresh:
+            return known
+        self._known.pop(request.key, None)
         container = self._target._find(request.key)
         if container is None or container.id != request.instance:
             name = container_name(request.key)
             raise SyncUnavailable(f"{name} is not the container Draft started any more")
+        self._known[request.key] = container
         return container
+
+    @contextlib.contextmanager
+    def _sync_errors(self, key: AppKey, container: Container, doing: str) -> Iterator[None]:
+        """`_sync_errors`, and the container is looked up again after any failure."""
+        try:
+            with _sync_errors(container, container_name(key), doing):
+                yield
+        except BaseException:
+            self._known.pop(key, None)
+            raise
 
     async def _wait_restarted(
         self, container: Container, where: Backend, held: socket.socket | None
@@ -664,7 +680,12 @@ class DockerSyncer:
         then until the new one answers."""
         if held is not None:
             await asyncio.to_thread(_until_closed, held, OLD_APP_TIMEOUT)
-        await self._target._wait_ready(container, where, interval=0.01)
+        await self._target._wait_ready(container, where, interval=0.005)
+
+
+def _where(container: Container) -> Backend:
+    """Where to reach the app in `container` from here: its own address, else draftd's port."""
+    return _backend(container) or ("127.0.0.1", int(container.labels.get(LABEL_PORT, "0")))
 
 
 def _connect(where: Backend) -> socket.socket | None:
