@@ -49,6 +49,7 @@ from draftd import stages
 from draftd.engine import connect, engine_unavailable, has_file
 from draftd.model import AppKey, Deployment, DeployRequest
 from draftd.sync.syncer import SyncRequest, SyncUnavailable, wrapper_script
+from draftd.targets import rootfs
 from draftd.targets.app_port import AppPort, Backend
 from draftd.targets.base import (
     DeployError,
@@ -614,8 +615,10 @@ class DockerSyncer:
 
         def put() -> None:
             container = self._container(request)
-            with self._sync_errors(request.key, container, "copy the changed files into"):
-                container.put_archive("/", request.archive)
+            root = _root_filesystem(container)
+            if not (root and rootfs.write_files(root, request.archive)):
+                with self._sync_errors(request.key, container, "copy the changed files into"):
+                    container.put_archive("/", request.archive)
             report(f"copied {_files(request.files)} into {name}")
 
         await asyncio.to_thread(put)
@@ -681,6 +684,17 @@ class DockerSyncer:
         if held is not None:
             await asyncio.to_thread(_until_closed, held, OLD_APP_TIMEOUT)
         await self._target._wait_ready(container, where, interval=0.005)
+
+
+def _root_filesystem(container: Container) -> str | None:
+    """The container's root filesystem as this machine sees it, when draftd may write synced
+    files there itself (`draftd.targets.rootfs`): overlay2, an engine on this machine."""
+    engine = os.environ.get("DOCKER_HOST", "")
+    if not _BRIDGE_REACHABLE or (engine and not engine.startswith("unix://")):
+        return None
+    driver = container.attrs.get("GraphDriver") or {}
+    root = str((driver.get("Data") or {}).get("MergedDir") or "")
+    return root if driver.get("Name") == "overlay2" and rootfs.usable(root) else None
 
 
 def _where(container: Container) -> Backend:

@@ -37,6 +37,9 @@ def test_editing_the_code_syncs_it_into_the_same_container_without_a_build(
     url = first[-1]["url"]
     container = container_id(docker_engine, "synced")
     images = docker_engine.images.list(name="synced")
+    running = docker_engine.containers.get(container)
+    stat = ["stat", "-c", "%u:%g %a", "/app/app.py"]
+    built = running.exec_run(stat).output
 
     set_greeting(app, "Synced, not rebuilt")
     second = up_events(draftd, app)
@@ -47,6 +50,7 @@ def test_editing_the_code_syncs_it_into_the_same_container_without_a_build(
     assert fetch(url) == "Synced, not rebuilt"
     assert container_id(docker_engine, "synced") == container, "the same container serves it"
     assert docker_engine.images.list(name="synced") == images, "no image was built"
+    assert running.exec_run(stat).output == built, "the owner and mode the build gave it"
     status = draftd.draft("status", str(app), "-o", "json")
     assert json.loads(status.stdout)["buildId"] == second[-1]["buildId"]
 
