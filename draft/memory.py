@@ -1,31 +1,30 @@
 """Giving memory back while idle, for Draft's long-running processes (draftd, `draft up --watch`).
 
 CPython frees objects into glibc's malloc, which keeps the pages for reuse: after a burst of
-work (a build's messages, a chart rendered, a context packed) a process that then idles for
+work (a build's messages, a chart rendered, a context packed) a process that then waits for
 hours stays at its peak. Two things help, both no-ops where the C library is not glibc:
 
 - `limit_arenas`: glibc gives each thread that allocates an arena of its own (up to eight per
   core), and what one arena frees the others cannot reuse. draftd's worker threads make a
   dozen; two are plenty for a process that mostly waits.
-- `IdleTrim`: once the work has been quiet for a while, collect garbage and return the free
-  pages at the top of each arena to the system (`malloc_trim`).
+- `give_back`: when a piece of work ends (a build, a redeploy), return the free pages at the
+  top of each arena to the system (`malloc_trim`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
-import gc
+import functools
 import logging
 
 log = logging.getLogger(__name__)
 
 M_ARENA_MAX = -8
 """mallopt's parameter for the most arenas (malloc.h)."""
-IDLE_AFTER = 10.0
-"""Seconds of quiet after the last piece of work before memory is given back."""
 
 
+@functools.cache
 def _glibc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL("libc.so.6")
@@ -42,29 +41,24 @@ def limit_arenas(count: int = 2) -> None:
 
 
 def trim() -> None:
-    """Collect garbage, then return the free memory malloc holds to the system."""
-    gc.collect()
+    """Return the free memory at the top of malloc's arenas to the system (a few ms)."""
     libc = _glibc()
     if libc is not None:
         libc.malloc_trim(ctypes.c_size_t(0))
 
 
-class IdleTrim:
-    """`trim` once `after` seconds have passed since the last `touch` (work that just ended)."""
+def give_back() -> None:
+    """`trim` in a worker thread, now that a piece of work has ended; never raises.
 
-    def __init__(self, after: float = IDLE_AFTER) -> None:
-        self.after = after
-        self._pending: asyncio.TimerHandle | None = None
+    Not later, once idle: the work would then land in the idle time it is meant to save. Not
+    `gc.collect()` either: its walk of every object costs tens of ms a time in draftd, and
+    CPython's own collections free the cycles a build leaves.
+    """
+    loop = asyncio.get_running_loop()
+    future = loop.run_in_executor(None, trim)
+    future.add_done_callback(_logged)
 
-    def touch(self) -> None:
-        """Work just ended: trim after the quiet period, unless more work ends before."""
-        if self._pending is not None:
-            self._pending.cancel()
-        self._pending = asyncio.get_running_loop().call_later(self.after, self._trim)
 
-    def _trim(self) -> None:
-        self._pending = None
-        try:
-            trim()
-        except (OSError, ValueError) as error:  # never worth more than a line in the log
-            log.debug("could not give memory back: %s", error)
+def _logged(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and (error := future.exception()) is not None:
+        log.debug("could not give memory back: %s", error)

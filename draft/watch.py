@@ -21,8 +21,8 @@ import pathspec
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from draft import memory
 from draft.errors import DraftError
-from draft.memory import IdleTrim
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,6 @@ async def watch(
     observer.schedule(_Changes(root, loop, mark), str(root), recursive=True)
     observer.start()
     running: asyncio.Task[object] | None = None
-    idle = IdleTrim()  # the memory a redeploy used, given back once watching is quiet
     try:
         if first is not None:
             await first()
@@ -138,7 +137,7 @@ async def watch(
             if running is not None and not running.done():
                 running.cancel()  # draftd supersedes its build with the one we start now
             running = asyncio.create_task(_run(deploy, on_error or _log))
-            running.add_done_callback(lambda _: idle.touch())
+            running.add_done_callback(lambda _: memory.give_back())
     finally:
         if running is not None and not running.done():
             running.cancel()

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from draft import memory
 from draft.errors import DraftError
-from draft.memory import IdleTrim
 from draftd import stages
 from draftd.app_records import AppRecord, AppRecords
 from draftd.blobs import BlobStore
@@ -79,8 +79,6 @@ class Pipeline:
     """The apps saves can be synced into, and syncing one save."""
     _chores: set[asyncio.Task[None]] = field(default_factory=set)
     """Work after builds (pruning old images), cancelled when draftd stops."""
-    _idle: IdleTrim = field(default_factory=IdleTrim)
-    """Gives the memory a build used back to the system once builds have been quiet a while."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sync", LiveSync(self.blobs))
@@ -120,7 +118,7 @@ class Pipeline:
             build.release()
             if build.id not in self._deploys:  # else the deploy removes it when it ends
                 await asyncio.to_thread(shutil.rmtree, folder, True)
-            self._idle.touch()
+            memory.give_back()  # what the build used, to the system
 
     async def _run(self, build: Build, folder: Path, stopwatch: stages.Stopwatch) -> None:
         # The deploy may outlive the build (superseded meanwhile), whose spec then goes:
