@@ -823,10 +823,10 @@ def cleanup(setup: Setup, run_: Run, prime_tag: str) -> None:
 
 
 def tool_binaries(tools: list[str]) -> tuple[dict[str, Path], str | None]:
-    """Skaffold, Tilt and the Helm CLI they drive, built once (scripts/setup-anchors.sh)."""
+    """Skaffold, Tilt, the Helm CLI they drive and Docker's buildx plugin, built once
+    (scripts/setup-anchors.sh)."""
+    # buildx whatever the tools: every tool's image is primed with BuildKit's `docker build`.
     wanted = [t for t in ("skaffold", "tilt") if t in tools]
-    if not wanted:
-        return {}, None
     done = subprocess.run(
         ["bash", str(REPO / "scripts" / "setup-anchors.sh"), "helm", "buildx", *wanted],
         capture_output=True, text=True, check=False,

@@ -35,6 +35,7 @@ from draftd import engine
 from draftd.model import AppKey, Deployment
 from draftd.sync.syncer import WRAPPER, SyncRequest, SyncUnavailable, wrapper_script
 from draftd.targets.base import DeployError, Report, TargetUnavailable, answers_http
+from draftd.targets.pod_channel import Closed, PodChannel
 
 SYNC_TAG_SUFFIX = "-sync"
 EXEC_TIMEOUT = 60.0
@@ -197,6 +198,10 @@ class KubernetesSyncer:
         self._name = name
         self._restarted = restarted
         """Told once the app's processes were restarted (the forward drops what reached them)."""
+        self._channels: dict[AppKey, dict[str, PodChannel]] = {}
+        """Per app, per pod: its sync channel, while open (`draftd.targets.pod_channel`)."""
+        self._no_channel: set[tuple[str, str]] = set()
+        """Pods (namespace, name) that cannot keep one: one exec per save."""
 
     async def can_sync(self, key: AppKey, instance: str) -> bool:
         wanted = Instance.parse(instance)
@@ -231,9 +236,12 @@ class KubernetesSyncer:
         # `restart` then only waits for the app.
         untar = "tar -x --overwrite -f - -C /"
         command = ["/bin/sh", "-c", f"head -c {size} | {untar} 2>&1 && kill -HUP 1"]
+        channels = self._channels.setdefault(request.key, {})
+        for gone in set(channels) - {pod for pod, _ in instance.containers}:
+            channels.pop(gone).close()
         for pod, _ in instance.containers:
             code, output = await asyncio.to_thread(
-                self.exec, instance.namespace, pod, command, request.archive
+                self._unpack, channels, instance.namespace, pod, command, request.archive
             )
             if code == 127 or "not found" in output:
                 raise SyncUnavailable(f"the pod {pod} has no tar to unpack the files with")
@@ -262,6 +270,30 @@ class KubernetesSyncer:
             request.key, self._name, url, None, request.build_id, "running",
             sync_instance=request.instance,
         )  # fmt: skip
+
+    def _unpack(
+        self,
+        channels: dict[str, PodChannel],
+        namespace: str,
+        pod: str,
+        command: list[str],
+        archive: bytes,
+    ) -> tuple[int, str]:
+        """`command` with `archive` on its stdin, through the pod's sync channel when it has
+        one (opened on its first save), else one exec."""
+        channel = channels.get(pod)
+        if (channel is None or not channel.is_open()) and (namespace, pod) not in self._no_channel:
+            try:
+                channel = channels[pod] = PodChannel.open(self._api(), namespace, pod)
+            except Closed:
+                self._no_channel.add((namespace, pod))
+                channel = None
+        if channel is not None:
+            try:
+                return channel.send(archive, EXEC_TIMEOUT)
+            except Closed:
+                channels.pop(pod, None)
+        return self.exec(namespace, pod, command, archive)
 
     def exec(self, namespace: str, pod: str, command: list[str], data: bytes) -> tuple[int, str]:
         """Run `command` in the pod's container with `data` on its stdin: exit code, output."""

@@ -68,6 +68,49 @@ def test_a_synced_save_restarts_python_in_the_pod_with_its_libraries_already_imp
     assert fetch(url) == "second warm=True", "the spare imported Flask; the app's module is new"
 
 
+def test_saves_into_a_pod_go_through_one_shell_kept_open_there(
+    tmp_path: Path, cluster: Cluster, cluster_draftd: Draftd, namespace: str, registry: str
+) -> None:
+    """One exec for the first synced save, then its shell takes the next saves (an exec a
+    save costs ≈ 0.1 s: a websocket to the API server, a stream to the kubelet, a process)."""
+    app = app_on_cluster(tmp_path, "podchannel", namespace, registry)
+    url = up_events(cluster_draftd, app)[-1]["url"]
+    pod = cluster.ready_pod(namespace, "podchannel")
+    assert pod is not None
+
+    def shells() -> list[str]:
+        listing = "for p in /proc/[0-9]*; do echo ${p#/proc/} $(tr '\\0' ' ' < $p/cmdline); done"
+        lines = cluster.exec(namespace, pod.metadata.name, ["/bin/sh", "-c", listing])
+        return [line.split()[0] for line in lines.splitlines() if "@draft-synced" in line]
+
+    seen = []
+    for text in ("First save", "Second save", "Third save"):
+        set_greeting(app, text)
+        events = up_events(cluster_draftd, app)
+        assert "building" not in phases(events), messages(events)
+        assert fetch(url) == text
+        seen.append(shells())
+    assert len(seen[0]) == 1 and seen == [seen[0]] * 3, f"one shell for every save: {seen}"
+
+
+def test_an_app_restarted_cold_syncs_save_after_save(
+    tmp_path: Path, cluster_draftd: Draftd, namespace: str, registry: str
+) -> None:
+    """A cold restart (an app that is not Python; here DRAFT_WARM=0) ends every process of the
+    app's user, the shell that took the save too: each save still syncs."""
+    app = app_on_cluster(tmp_path, "coldsync", namespace, registry)
+    dockerfile = app / "Dockerfile"
+    dockerfile.write_text(
+        dockerfile.read_text().replace("WORKDIR /app", "ENV DRAFT_WARM=0\nWORKDIR /app")
+    )
+    url = up_events(cluster_draftd, app)[-1]["url"]
+    for text in ("Cold, first", "Cold, second", "Cold, third"):
+        set_greeting(app, text)
+        events = up_events(cluster_draftd, app)
+        assert "syncing app.py into the running app" in messages(events), messages(events)
+        assert fetch(url) == text
+
+
 def test_a_connection_open_to_the_app_ends_when_a_synced_save_restarts_it(
     tmp_path: Path, cluster_draftd: Draftd, namespace: str, registry: str
 ) -> None:
