@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from draft import __version__
+from draft import __version__, memory
 from draft.cli import deploy, home, scaffold
 from draft.cli.output import Output
 from draft.errors import DraftError
@@ -46,6 +46,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    memory.limit_arenas()  # `draft up --watch` mostly waits, for hours
     # `kill` stops `draft up --watch` as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
     out = Output(json_mode=getattr(args, "output", "text") == "json")

@@ -50,6 +50,7 @@ from draftd.targets.base import (
     run_bounded,
 )
 from draftd.targets.helm_process import HelmProcess
+from draftd.targets.kube_api import AppsApi, CoreApi
 from draftd.targets.kubernetes_sync import (
     SYNC_TAG_SUFFIX,
     KubernetesSyncer,
@@ -231,7 +232,7 @@ class KubernetesTarget:
 
     def _sync_instance(self, release: str, namespace: str, report: Report) -> str | None:
         """The pods a later save syncs into, once they run the wrapper and have tar."""
-        core = k8s.CoreV1Api(self._api())
+        core = CoreApi(self._api())
         instance = running_instance(core, namespace, release)
         if instance is None:
             report("saves rebuild the image: the rollout left no single-container ready pods")
@@ -348,7 +349,7 @@ class KubernetesTarget:
 
     def _rollout_state(self, release: str, namespace: str) -> _Rollout:
         api = self._api()
-        apps, core = k8s.AppsV1Api(api), k8s.CoreV1Api(api)
+        apps, core = AppsApi(api), CoreApi(api)
         selector = f"draft.sh/app={release}"
         deployments: list[Any]
         pods: list[Any]
@@ -439,11 +440,11 @@ class KubernetesTarget:
             return
 
         def produce(emit: Callable[[str], None], stop: threading.Event) -> None:
-            core = k8s.CoreV1Api(self._api())
+            core = CoreApi(self._api())
             stream = core.read_namespaced_pod_log(
                 pod, namespace, follow=follow, tail_lines=tail, _preload_content=False
             )
-            for raw in stream.stream():  # type: ignore[attr-defined]
+            for raw in stream.stream():
                 if stop.is_set():
                     break
                 for line in raw.decode("utf-8", errors="replace").splitlines():
@@ -456,7 +457,7 @@ class KubernetesTarget:
     def _newest_pod(self, release: str, namespace: str, *, ready: bool = False) -> str | None:
         """The app's newest pod that is not being deleted (with `ready`, whose containers all
         pass their readiness probes)."""
-        core = k8s.CoreV1Api(self._api())
+        core = CoreApi(self._api())
         pods: list[Any] = core.list_namespaced_pod(
             namespace, label_selector=f"draft.sh/app={release}", _request_timeout=API_TIMEOUT
         ).items
@@ -494,7 +495,7 @@ class KubernetesTarget:
             pod = self._newest_pod(key.app, namespace)
             if pod is None:
                 raise DeployError(f"{key} has no pod to run a task in.", "Run `draft up` first.")
-            core = k8s.CoreV1Api(self._api())
+            core = CoreApi(self._api())
             return stream(
                 core.connect_get_namespaced_pod_exec, pod, namespace, command=command,
                 stderr=True, stdout=True, stdin=False, tty=False, _preload_content=False,
@@ -537,7 +538,7 @@ class KubernetesTarget:
         return forward.url
 
     def _container_port(self, pod: str, namespace: str) -> int:
-        found: Any = k8s.CoreV1Api(self._api()).read_namespaced_pod(pod, namespace)
+        found: Any = CoreApi(self._api()).read_namespaced_pod(pod, namespace)
         for container in found.spec.containers:
             for port in container.ports or []:
                 return int(port.container_port)
@@ -566,7 +567,7 @@ class _Rollout:
         return [str(pod.metadata.name) for pod in found]
 
 
-def _failing_probe(core: k8s.CoreV1Api, pods: list[Any], namespace: str) -> str:
+def _failing_probe(core: CoreApi, pods: list[Any], namespace: str) -> str:
     """The newest probe failure the kubelet reported for a running pod that is not ready,
     as `kubectl describe pod` shows it ("Readiness probe failed: HTTP probe failed with
     statuscode: 404"), or ""."""
@@ -580,7 +581,7 @@ def _failing_probe(core: k8s.CoreV1Api, pods: list[Any], namespace: str) -> str:
     return ""
 
 
-def _probe_failure(core: k8s.CoreV1Api, pod: str, namespace: str) -> str:
+def _probe_failure(core: CoreApi, pod: str, namespace: str) -> str:
     """The newest "Unhealthy" event of `pod` (a failed readiness, liveness or startup probe)."""
     try:
         events: list[Any] = core.list_namespaced_event(
@@ -606,7 +607,7 @@ def _is_ready(pod: Any) -> bool:
     return bool(statuses) and all(s.ready for s in statuses)
 
 
-def _pod_failure(core: k8s.CoreV1Api, pod: Any, namespace: str) -> DeployError | None:
+def _pod_failure(core: CoreApi, pod: Any, namespace: str) -> DeployError | None:
     """Why a pod will not become ready, named as Kubernetes names it, with its last logs."""
     name = pod.metadata.name
     status = pod.status
@@ -655,7 +656,7 @@ def _pod_failure(core: k8s.CoreV1Api, pod: Any, namespace: str) -> DeployError |
     return None
 
 
-def _last_logs(core: k8s.CoreV1Api, pod: str, namespace: str, *, previous: bool) -> str:
+def _last_logs(core: CoreApi, pod: str, namespace: str, *, previous: bool) -> str:
     try:
         text = core.read_namespaced_pod_log(
             pod, namespace, tail_lines=LOG_LINES, previous=previous, _request_timeout=API_TIMEOUT
@@ -730,7 +731,7 @@ class _PortForward:
     def _open(self, pod: str) -> Any:
         from kubernetes.stream import portforward
 
-        core = k8s.CoreV1Api(self.api())
+        core = CoreApi(self.api())
         forward = portforward(
             core.connect_get_namespaced_pod_portforward,
             pod,

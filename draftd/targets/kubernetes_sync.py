@@ -35,6 +35,7 @@ from draftd import engine
 from draftd.model import AppKey, Deployment
 from draftd.sync.syncer import WRAPPER, SyncRequest, SyncUnavailable, wrapper_script
 from draftd.targets.base import DeployError, Report, TargetUnavailable, answers_http
+from draftd.targets.kube_api import CoreApi
 from draftd.targets.pod_channel import Closed, PodChannel
 
 SYNC_TAG_SUFFIX = "-sync"
@@ -163,7 +164,7 @@ class Instance:
         return cls(namespace, pairs)
 
 
-def running_instance(core: k8s.CoreV1Api, namespace: str, release: str) -> Instance | None:
+def running_instance(core: CoreApi, namespace: str, release: str) -> Instance | None:
     """The app's ready pods that run the restart wrapper, once a rollout is done."""
     pods: list[Any] = core.list_namespaced_pod(
         namespace, label_selector=f"draft.sh/app={release}", _request_timeout=5
@@ -207,7 +208,7 @@ class KubernetesSyncer:
         wanted = Instance.parse(instance)
 
         def check() -> bool:
-            core = k8s.CoreV1Api(self._api())
+            core = CoreApi(self._api())
             for pod, container in wanted.containers:
                 try:
                     found: Any = core.read_namespaced_pod(pod, wanted.namespace, _request_timeout=5)
@@ -299,7 +300,7 @@ class KubernetesSyncer:
         """Run `command` in the pod's container with `data` on its stdin: exit code, output."""
         from kubernetes.stream import stream
 
-        core = k8s.CoreV1Api(self._api())
+        core = CoreApi(self._api())
         try:
             session = stream(
                 core.connect_get_namespaced_pod_exec, pod, namespace, command=command,

@@ -24,6 +24,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from draftd.targets.base import DeployError
+from draftd.targets.kube_api import CoreApi
 
 READY = "@draft-channel"
 DONE = re.compile(r"^@draft-synced (\d+)\n", re.MULTILINE)
@@ -53,7 +54,7 @@ class PodChannel:
         """Start `LOOP` in the pod; `Closed` where it cannot run (no GNU head, an exec refused)."""
         from kubernetes.stream import stream
 
-        core = k8s.CoreV1Api(api)
+        core = CoreApi(api)
         try:
             session = stream(
                 core.connect_get_namespaced_pod_exec, pod, namespace,
