@@ -773,6 +773,14 @@ class _PortForward:
                 remote.shutdown(socket.SHUT_RDWR)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self._pump(reader, writer)
+        except asyncio.CancelledError:
+            # draftd is stopping. The connection ends here: a handler that ended cancelled
+            # would be logged by asyncio's streams as an error, with a traceback, per connection.
+            writer.close()
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         drops = self._drops
         remote = await self._connect()
         if remote is None:

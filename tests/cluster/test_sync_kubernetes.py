@@ -134,6 +134,11 @@ def test_a_connection_open_to_the_app_ends_when_a_synced_save_restarts_it(
         except BlockingIOError:
             ended = False
         assert ended, "the connection to the restarted app was left open"
+        with socket.create_connection((host, int(port)), timeout=10) as idle:
+            idle.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")  # open as draftd stops
+            cluster_draftd.stop()
+    log = (cluster_draftd.state.parent / "draftd.log").read_text()
+    assert "Traceback" not in log, "draftd stopped with a connection open, quietly"
 
 
 def test_a_dependency_change_builds_and_says_why(
