@@ -53,41 +53,27 @@ class _Api:
 class CoreApi(_Api):
     """`CoreV1Api`'s methods draftd calls."""
 
+    def _pods(self, name: str, namespace: str, query: Query, returns: str, **how: Any) -> Any:
+        """GET /api/v1/namespaces/{namespace}/pods, or `name` (`pod` or `pod/subresource`)."""
+        path = "/api/v1/namespaces/{namespace}/pods" + (f"/{name}" if name else "")
+        return self._call(path, {"namespace": namespace}, query, returns, **how)
+
     def list_namespaced_pod(
-        self,
-        namespace: str,
-        label_selector: str | None = None,
-        _request_timeout: Any = None,
+        self, namespace: str, label_selector: str | None = None, _request_timeout: Any = None
     ) -> Any:
-        return self._call(
-            "/api/v1/namespaces/{namespace}/pods",
-            {"namespace": namespace},
-            [("labelSelector", label_selector)],
-            "V1PodList",
-            timeout=_request_timeout,
-        )
+        query = [("labelSelector", label_selector)]
+        return self._pods("", namespace, query, "V1PodList", timeout=_request_timeout)
 
     def read_namespaced_pod(self, name: str, namespace: str, _request_timeout: Any = None) -> Any:
-        return self._call(
-            "/api/v1/namespaces/{namespace}/pods/{name}",
-            {"name": name, "namespace": namespace},
-            [],
-            "V1Pod",
-            timeout=_request_timeout,
-        )
+        return self._pods(name, namespace, [], "V1Pod", timeout=_request_timeout)
 
     def list_namespaced_event(
-        self,
-        namespace: str,
-        field_selector: str | None = None,
-        _request_timeout: Any = None,
+        self, namespace: str, field_selector: str | None = None, _request_timeout: Any = None
     ) -> Any:
+        path = "/api/v1/namespaces/{namespace}/events"
+        query = [("fieldSelector", field_selector)]
         return self._call(
-            "/api/v1/namespaces/{namespace}/events",
-            {"namespace": namespace},
-            [("fieldSelector", field_selector)],
-            "CoreV1EventList",
-            timeout=_request_timeout,
+            path, {"namespace": namespace}, query, "CoreV1EventList", timeout=_request_timeout
         )
 
     def read_namespaced_pod_log(
@@ -100,14 +86,12 @@ class CoreApi(_Api):
         _preload_content: bool = True,
         _request_timeout: Any = None,
     ) -> Any:
-        return self._call(
-            "/api/v1/namespaces/{namespace}/pods/{name}/log",
-            {"name": name, "namespace": namespace},
-            [("follow", follow), ("tailLines", tail_lines), ("previous", previous)],
-            "str",
-            preload=_preload_content,  # JSON accepted, as the generated method asks: text comes
-            timeout=_request_timeout,
-        )
+        query = [("follow", follow), ("tailLines", tail_lines), ("previous", previous)]
+        # JSON accepted, as the generated method asks (text/plain is refused); text comes back.
+        return self._pods(
+            f"{name}/log", namespace, query, "str",
+            preload=_preload_content, timeout=_request_timeout,
+        )  # fmt: skip
 
     def connect_get_namespaced_pod_exec(
         self,
@@ -124,16 +108,11 @@ class CoreApi(_Api):
     ) -> Any:
         query = [("command", command), ("container", container), ("stderr", stderr)]
         query += [("stdin", stdin), ("stdout", stdout), ("tty", tty)]
-        return self._call(
-            "/api/v1/namespaces/{namespace}/pods/{name}/exec",
-            {"name": name, "namespace": namespace},
-            query,
-            "str",
-            accept="*/*",
-            preload=_preload_content,
-            timeout=_request_timeout,
+        return self._pods(
+            f"{name}/exec", namespace, query, "str", accept="*/*",
+            preload=_preload_content, timeout=_request_timeout,
             collection_formats={"command": "multi"},
-        )
+        )  # fmt: skip
 
     def connect_get_namespaced_pod_portforward(
         self,
@@ -143,30 +122,20 @@ class CoreApi(_Api):
         _preload_content: bool = True,
         _request_timeout: Any = None,
     ) -> Any:
-        return self._call(
-            "/api/v1/namespaces/{namespace}/pods/{name}/portforward",
-            {"name": name, "namespace": namespace},
-            [("ports", ports)],
-            "str",
-            accept="*/*",
-            preload=_preload_content,
-            timeout=_request_timeout,
-        )
+        return self._pods(
+            f"{name}/portforward", namespace, [("ports", ports)], "str", accept="*/*",
+            preload=_preload_content, timeout=_request_timeout,
+        )  # fmt: skip
 
 
 class AppsApi(_Api):
     """`AppsV1Api`'s method draftd calls."""
 
     def list_namespaced_deployment(
-        self,
-        namespace: str,
-        label_selector: str | None = None,
-        _request_timeout: Any = None,
+        self, namespace: str, label_selector: str | None = None, _request_timeout: Any = None
     ) -> Any:
+        path = "/apis/apps/v1/namespaces/{namespace}/deployments"
+        query = [("labelSelector", label_selector)]
         return self._call(
-            "/apis/apps/v1/namespaces/{namespace}/deployments",
-            {"namespace": namespace},
-            [("labelSelector", label_selector)],
-            "V1DeploymentList",
-            timeout=_request_timeout,
+            path, {"namespace": namespace}, query, "V1DeploymentList", timeout=_request_timeout
         )
