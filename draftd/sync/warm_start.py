@@ -35,9 +35,6 @@ SERVING = "socket.bind"
 SETTLED = 0.05
 """Seconds after the bind before the libraries are written down (a server imports a few more
 as it starts serving)."""
-RECORD_AFTER = 2.0
-"""Seconds after the app starts (or a spare takes over) when its libraries are written down
-anyway, for an app that binds no socket."""
 MAX_MODULES = 5000
 
 
@@ -86,8 +83,8 @@ def _libraries() -> list[str]:
 
 
 def _record_then_ask(folder: Path, wrapper: int) -> None:
-    """Once the app binds its port (or after RECORD_AFTER), write down its libraries and ask the
-    wrapper for a spare."""
+    """Once the app binds its port, write down its libraries and ask the wrapper for a spare
+    (an app that binds none gets no spare: no thread is started in it either)."""
     asked = threading.Event()
 
     def record() -> None:
@@ -112,7 +109,6 @@ def _record_then_ask(folder: Path, wrapper: int) -> None:
                 later(SETTLED)
 
     sys.addaudithook(on_event)
-    later(RECORD_AFTER)
 
 
 def _import_libraries(folder: Path) -> None:
@@ -158,6 +154,8 @@ def main() -> None:
 
 def _chain() -> None:
     """Run the image's own `sitecustomize`, which this file's name hides."""
+    here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [path for path in sys.path if not path or str(Path(path).resolve()) != here]
     module = sys.modules.pop("sitecustomize", None)
     try:
         importlib.import_module("sitecustomize")
