@@ -54,8 +54,10 @@ def give_back() -> None:
     `gc.collect()` either: its walk of every object costs tens of ms a time in draftd, and
     CPython's own collections free the cycles a build leaves.
     """
-    loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(None, trim)
+    try:
+        future = asyncio.get_running_loop().run_in_executor(None, trim)
+    except RuntimeError:  # no loop, or its executor has shut down: the process is ending
+        return
     future.add_done_callback(_logged)
 
 

@@ -636,8 +636,13 @@ class DockerSyncer:
                     where = _where(container)
                     held = _connect(where)
             if request.files:
-                with self._sync_errors(request.key, container, "restart the app in"):
-                    container.kill(signal="SIGHUP")
+                try:
+                    with self._sync_errors(request.key, container, "restart the app in"):
+                        container.kill(signal="SIGHUP")
+                except BaseException:
+                    if held is not None:
+                        held.close()
+                    raise
                 report("restarting the app in its container")
             return container, where, held
 
