@@ -697,6 +697,8 @@ def _root_filesystem(container: Container) -> str | None:
     engine = os.environ.get("DOCKER_HOST", "")
     if not _BRIDGE_REACHABLE or (engine and not engine.startswith("unix://")):
         return None
+    if container.attrs.get("Mounts"):  # a volume (an image's VOLUME too) hides what is below
+        return None
     driver = container.attrs.get("GraphDriver") or {}
     root = str((driver.get("Data") or {}).get("MergedDir") or "")
     return root if driver.get("Name") == "overlay2" and rootfs.usable(root) else None

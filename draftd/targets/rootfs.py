@@ -12,7 +12,10 @@ uses the engine's API instead:
   symlinks (`O_NOFOLLOW`, relative to the one before), so no link in the image can lead a
   write outside its root;
 - the root is a mount point owned by root (not an engine remapping user namespaces), and
-  SELinux is not enforcing (files made from here would lack the container's label).
+  SELinux is not enforcing (files made from here would lack the container's label);
+- (the caller's part) the container has no volumes: one mounted on the app's folder (an
+  image's `VOLUME` makes one) is not in the merged folder, and a file written there would
+  lie beneath it, unseen.
 
 Each file is written to a temporary name beside it, given the archive's owner and mode, then
 renamed over the old one, as the engine's unpacking replaces it.

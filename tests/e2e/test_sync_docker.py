@@ -55,6 +55,23 @@ def test_editing_the_code_syncs_it_into_the_same_container_without_a_build(
     assert json.loads(status.stdout)["buildId"] == second[-1]["buildId"]
 
 
+def test_a_save_reaches_code_an_image_keeps_in_a_volume(
+    tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
+) -> None:
+    """The app's folder is a volume (the image says `VOLUME /app`): the file goes into the
+    volume the app reads, not into the container's own layer beneath it."""
+    app = scaffold(tmp_path / "app", "volume")
+    dockerfile = app / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "VOLUME /app\n")
+    url = up_events(draftd, app)[-1]["url"]
+
+    set_greeting(app, "Into the volume")
+    events = up_events(draftd, app)
+
+    assert "syncing app.py into the running app" in messages(events)
+    assert fetch(url) == "Into the volume"
+
+
 def test_a_dependency_change_builds_the_image_and_says_why(
     tmp_path: Path, draftd: Draftd, docker_engine: docker.DockerClient
 ) -> None:
