@@ -8,6 +8,10 @@ and authentication, `_call_with_legacy_options` to send it and decode the answer
 library's models — and `kubernetes.stream`'s exec and port-forward take their bound methods as
 they take the generated ones. Each method has the generated one's name and the keywords
 draftd passes; what it returns is the same model (`V1PodList`, `V1Pod`, …).
+
+`_call_with_legacy_options` is the `ApiClient` method every generated method ends in, not a
+documented one: pyproject.toml pins the package, and tests/cluster/ makes each of these calls
+against a real cluster, so a new version that changes it fails there first.
 """
 
 from __future__ import annotations
