@@ -59,38 +59,33 @@ def write_files(root: str, archive: bytes) -> bool:
     then unpacks the whole archive the engine's way.
     """
     try:
-        members = _plain_files(archive)
-        if members is None:
-            return False
-        with _opened(root) as top:
-            folders = [_folder(top, member.name) for member in members]
-            try:
-                if any(folder is None for folder in folders):
-                    return False
-                with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            members = tar.getmembers()
+            if not all(_plain(member) for member in members):
+                return False
+            with _opened(root) as top:
+                folders = [_folder(top, member.name) for member in members]
+                try:
+                    if any(folder is None for folder in folders):
+                        return False
                     for member, folder in zip(members, folders, strict=True):
                         assert folder is not None
                         data = tar.extractfile(member)
                         assert data is not None  # a regular file
                         _replace(folder, member, data.read())
-            finally:
-                for folder in folders:
-                    if folder is not None:
-                        os.close(folder)
+                finally:
+                    for folder in folders:
+                        if folder is not None:
+                            os.close(folder)
     except OSError:
         return False
     return True
 
 
-def _plain_files(archive: bytes) -> list[tarfile.TarInfo] | None:
-    """The archive's members if each is a regular file at a plain relative path, else None."""
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        members = tar.getmembers()
-    for member in members:
-        parts = member.name.split("/")
-        if not member.isreg() or any(part in ("", ".", "..") for part in parts):
-            return None
-    return members
+def _plain(member: tarfile.TarInfo) -> bool:
+    """Whether `member` is a regular file at a plain relative path."""
+    parts = member.name.split("/")
+    return member.isreg() and not any(part in ("", ".", "..") for part in parts)
 
 
 @contextlib.contextmanager
