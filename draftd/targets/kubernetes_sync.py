@@ -36,11 +36,10 @@ from draftd.model import AppKey, Deployment
 from draftd.sync.syncer import WRAPPER, SyncRequest, SyncUnavailable, wrapper_script
 from draftd.targets.base import DeployError, Report, TargetUnavailable, answers_http
 from draftd.targets.kube_api import CoreApi
-from draftd.targets.pod_channel import Closed, PodChannel
+from draftd.targets.pod_channel import Closed, PodChannel, write_stdin
 
 SYNC_TAG_SUFFIX = "-sync"
 EXEC_TIMEOUT = 60.0
-CHUNK = 1024 * 1024
 ROOT_USERS = ("", "0", "root", "0:0", "root:root")
 KILLED = 128 + 9
 
@@ -314,8 +313,7 @@ class KubernetesSyncer:
             ) from error
         output: list[str] = []
         try:
-            for start in range(0, len(data), CHUNK):
-                session.write_stdin(data[start : start + CHUNK])
+            write_stdin(session, data)
             deadline = time.monotonic() + EXEC_TIMEOUT
             while session.is_open():
                 if time.monotonic() > deadline:

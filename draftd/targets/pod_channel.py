@@ -39,6 +39,12 @@ OPEN_TIMEOUT = 10.0
 CHUNK = 1024 * 1024
 
 
+def write_stdin(session: Any, data: bytes) -> None:
+    """`data` to an exec session's stdin, a websocket message per CHUNK."""
+    for start in range(0, len(data), CHUNK):
+        session.write_stdin(data[start : start + CHUNK])
+
+
 class Closed(Exception):
     """The channel closed, or never opened: run one exec instead."""
 
@@ -83,8 +89,7 @@ class PodChannel:
             raise Closed("the channel has closed")
         try:
             session.write_stdin(f"{len(archive)}\n".encode())
-            for start in range(0, len(archive), CHUNK):
-                session.write_stdin(archive[start : start + CHUNK])
+            write_stdin(session, archive)
         except Exception as error:  # the websocket library's errors have no common base
             self.close()  # a shell that reads a part would unpack nothing: the exec sends all
             raise Closed(str(error)) from error
