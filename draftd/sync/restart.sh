@@ -50,8 +50,8 @@ trap 'want_spare=1' USR1
 trap 'kill -TERM "$child" 2>/dev/null' TERM
 trap 'kill -INT "$child" 2>/dev/null' INT
 while :; do
+    forget "$current" # the app that ended (none yet the first time)
     if [ "$restart" = 1 ] && [ "$spare" != 0 ] && kill -0 "$spare" 2>/dev/null; then
-        forget "$current"
         child=$spare
         current=$n
         spare=0
@@ -60,7 +60,6 @@ while :; do
         if [ $((n % 2)) = 0 ]; then echo go >&3; else echo go >&4; fi
         want_spare=1 # now: the libraries to import are known, and the app needs little CPU
     else
-        forget "$current"
         n=$((n + 1))
         current=$n
         DRAFT_WARM_ID=$n "$@" 3>&- 4>&- &
