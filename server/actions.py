@@ -113,7 +113,7 @@ async def next_step(ls: DraftServer, created: dict[str, Any]) -> dict[str, Any]:
     files of it unsaved, that they need saving."""
     folder = path_of(str(created.get("folder", "")))
     files = [str(f) for f in created.get("files", [])]
-    unsaved = [] if folder is None else await asyncio.to_thread(_unsaved, folder, files)
+    unsaved = [] if folder is None else await asyncio.to_thread(_unsaved, ls, folder, files)
     if folder is not None:  # forget the files written meanwhile (with or without a didSave)
         ls.unsaved_created(folder)
     head = f"Created {created.get('app', 'the app')} from the {created.get('pack', '?')} pack"
@@ -132,15 +132,24 @@ async def next_step(ls: DraftServer, created: dict[str, Any]) -> dict[str, Any]:
 def _remember(
     ls: DraftServer, folder: Path, planned: list[scaffold.PlannedFile], skipped: list[Path]
 ) -> list[str]:
-    """The files the create edit makes, relative to `folder`, remembered until seen saved."""
+    """The files the create edit makes, relative to `folder`. Those with text are remembered
+    until seen saved: on disk, an empty one is still unsaved (a file a pack means to be empty,
+    such as an `__init__.py`, is never waited for)."""
     created = [p for p in planned if p.path not in skipped]
     for file in created:
-        ls.created[folder / file.path] = folder
+        if file.content:
+            ls.created[folder / file.path] = folder
     return [str(p.path) for p in created]
 
 
-def _unsaved(folder: Path, files: list[str]) -> list[str]:
-    return [f for f in files if not (folder / f).is_file() or (folder / f).stat().st_size == 0]
+def _unsaved(ls: DraftServer, folder: Path, files: list[str]) -> list[str]:
+    """The created files with text that are still missing or empty on disk."""
+    return [
+        f
+        for f in files
+        if folder / f in ls.created
+        and (not (folder / f).is_file() or (folder / f).stat().st_size == 0)
+    ]
 
 
 def unsaved_message(ls: DraftServer, root: Path, unsaved: list[Path]) -> str:

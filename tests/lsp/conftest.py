@@ -20,6 +20,17 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 REPO = Path(__file__).resolve().parents[2]
 DRAFTD_STATE = Path(tempfile.gettempdir()) / f"draft-ls-tests-{os.getpid()}" / "state"
 """The state folder of the draftd a test starts: the server reads draftd's token there."""
+TEAM_PACKS = Path(tempfile.gettempdir()) / f"draft-ls-tests-{os.getpid()}-packs"
+"""The server's `DRAFT_PACKS_PATH`: a team's packs, which a test may write (`team_packs`)."""
+
+
+@pytest.fixture
+def team_packs() -> Iterator[Path]:
+    """An empty folder of team packs the language server looks in."""
+    shutil.rmtree(TEAM_PACKS, ignore_errors=True)
+    TEAM_PACKS.mkdir(parents=True)
+    yield TEAM_PACKS
+    shutil.rmtree(TEAM_PACKS, ignore_errors=True)
 
 
 @pytest.fixture
@@ -41,7 +52,12 @@ def workspace(tmp_path: Path) -> Path:
 @pytest_lsp.fixture(
     config=ClientServerConfig(
         server_command=[sys.executable, "-m", "server"],
-        server_env={**os.environ, "DRAFT_NO_AUTOSTART": "1", "DRAFTD_STATE": str(DRAFTD_STATE)},
+        server_env={
+            **os.environ,
+            "DRAFT_NO_AUTOSTART": "1",
+            "DRAFTD_STATE": str(DRAFTD_STATE),
+            "DRAFT_PACKS_PATH": str(TEAM_PACKS),
+        },
     )
 )
 async def client(

@@ -176,6 +176,38 @@ async def test_after_a_create_written_without_saves_the_first_save_of_draft_toml
     assert deploys_logged(client) == ["draft.toml saved: deploying"]
 
 
+@pytest.mark.parametrize("client", [{"daemonUrl": UNREACHABLE}], indirect=True)
+async def test_a_file_the_pack_means_empty_is_not_waited_for(
+    client: LanguageClient, workspace: Path, team_packs: Path
+) -> None:
+    """A team pack with an empty `__init__.py`: written, it is still empty on disk, and neither
+    the next step nor the first save of app.py says it is unsaved."""
+    shutil.copytree(REPO / "packs" / "python", team_packs / "flaskish")
+    manifest = team_packs / "flaskish" / "pack.toml"
+    manifest.write_text(manifest.read_text().replace('name = "python"', 'name = "flaskish"'))
+    (team_packs / "flaskish" / "pkg").mkdir()
+    (team_packs / "flaskish" / "pkg" / "__init__.py").write_text("")
+    shutil.copytree(REPO / "examples" / "python", workspace, dirs_exist_ok=True)
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="draft.create", arguments=[workspace.as_uri(), "flaskish"]
+        )
+    )  # the test's editor writes the edit's files with their text (lsp_kit.apply_edit)
+    assert "pkg/__init__.py" in result["files"]
+    assert (workspace / "pkg" / "__init__.py").read_text() == ""
+    toml = workspace / "draft.toml"
+    toml.write_text(toml.read_text().replace("watch_delay = 2", "watch_delay = 0"))
+    after = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="draft.created", arguments=[result])
+    )
+    assert after["unsaved"] == []
+    save(client, workspace / "app.py")
+    statuses = client.statuses  # type: ignore[attr-defined]
+    await until_async(lambda: statuses, 20, "the save of app.py deployed nothing")
+    assert statuses[0].phase == "failed"
+    assert not [m for m in client.messages if "not saved yet" in m.message]
+
+
 async def test_draft_up_overtaken_by_a_save_answers_superseded(
     client: LanguageClient, workspace: Path
 ) -> None:
