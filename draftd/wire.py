@@ -7,7 +7,7 @@ writes it and where draftd reads it. docs/draftd-api.md documents the endpoints 
 in; draftd's own data (dataclasses, phases as they move) is in `draftd.model`.
 
 It imports the standard library only, so the client can import it without the daemon
-(an import-linter contract in pyproject.toml and tests/test_wire.py keep it so).
+(an import-linter contract in pyproject.toml and tests/draftd/test_wire.py keep it so).
 """
 
 from __future__ import annotations
