@@ -31,8 +31,8 @@ from draftd.wire import (
     ManifestEntry,
     StageTiming,
     TargetName,
-    Trigger,
 )
+from draftd.wire import Trigger as Trigger  # re-exported for server/deploys.py
 
 CHANGED_RETRIES = 3
 """Times a deploy starts over when a file changes between hashing and upload (a save landing

@@ -233,6 +233,7 @@ class ExecRequest(TypedDict):
     """`POST /v1/apps/{app}/{env}/exec`: a command run inside the app (post-deploy tasks)."""
 
     command: list[str]
+    timeoutSeconds: NotRequired[float]  # up to 3600 (apps_api.MAX_EXEC_TIMEOUT); else 300
 
 
 class ExecResult(TypedDict):

@@ -25,7 +25,7 @@ from server.state import DraftServer
 
 if TYPE_CHECKING:
     from draft.client import DraftdClient
-    from draft.deploy import Status
+    from draft.deploy import Status, Trigger
 
 STATUS = "draft/status"
 PERCENT = {"queued": 5, "uploading": 15, "building": 35, "pushing": 70, "deploying": 85}
@@ -164,7 +164,9 @@ def _superseded(ls: DraftServer, root: Path) -> dict[str, Any]:
     }
 
 
-async def deploy(ls: DraftServer, root: Path, trigger: str, *, delay: bool = True) -> Status | None:
+async def deploy(
+    ls: DraftServer, root: Path, trigger: Trigger, *, delay: bool = True
+) -> Status | None:
     """One deploy of the app in `root`, reported to the editor; None when it did not start."""
     unsaved = ls.unsaved_created(root)
     if unsaved:
@@ -209,7 +211,7 @@ async def deploy(ls: DraftServer, root: Path, trigger: str, *, delay: bool = Tru
         result = await up(
             root,
             environment=ls.settings.environment,
-            trigger="save" if trigger == "save" else "command",
+            trigger=trigger,
             on_status=on_status,
             daemon_url=ls.settings.daemon_url,
         )
