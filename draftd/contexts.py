@@ -16,7 +16,7 @@ import os
 import stat
 import tarfile
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TypeGuard
@@ -27,6 +27,8 @@ from draftd.wire import BuildSettings
 
 MAX_ENTRIES = 100_000
 MAX_PATH = 4096
+MAX_DEPTH = 256
+"""Folders above an entry: Linux's PATH_MAX allows 2,047, no real context needs a tenth."""
 MAX_NAME = 255
 MAX_LINK_HOPS = 40
 MAX_LINK_WORK = 1_000_000
@@ -70,9 +72,18 @@ def validate_manifest(
         if file.path in by_path:
             raise ManifestRefused(f"Manifest entry {_show(file.path)} appears twice.")
         by_path[file.path] = file
-    _check_nesting(by_path)
+    ordered = sorted(files, key=_in_tar_order)
+    _check_nesting(ordered, what)
     _check_links(by_path)
-    return tuple(sorted(files, key=lambda f: f.path.split("/")))
+    return tuple(ordered)
+
+
+def _in_tar_order(file: ContextFile) -> str:
+    """Sorts as the path's segments do ("a/b" before "a!"): a folder's entries come together.
+
+    A checked path has no NUL, so "/" made NUL sorts below every character.
+    """
+    return file.path.replace("/", "\x00")
 
 
 def _entry(entry: object, max_size: int) -> ContextFile:
@@ -124,6 +135,8 @@ def _path_problem(path: str) -> str | None:
         return "contains a NUL or a backslash."
     if path.startswith("/"):
         return "is an absolute path; paths must be relative."
+    if path.count("/") > MAX_DEPTH:
+        return f"is more than {MAX_DEPTH} folders deep."
     for segment in path.split("/"):
         if segment in ("", ".", ".."):
             return "has an empty, '.' or '..' segment; paths must stay inside."
@@ -146,17 +159,46 @@ def _check_link_text(name: str, link: object) -> str:
     return link
 
 
-def _check_nesting(by_path: Mapping[str, ContextFile]) -> None:
-    """No entry may sit inside a file or a link: writing it would go wherever the link points."""
-    for path in by_path:
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            folder = "/".join(parts[:depth])
-            if folder in by_path:
-                kind = "a link" if by_path[folder].link is not None else "a file"
-                raise ManifestRefused(
-                    f"Manifest entry {_show(path)} is inside {_show(folder)}, which is {kind}."
-                )
+def _check_nesting(ordered: Sequence[ContextFile], what: str) -> None:
+    """No entry may sit inside a file or a link: writing it would go wherever the link points.
+
+    In tar order whatever is inside an entry comes right after it, so each entry is
+    compared with the one before only; the folders the tar lists (`_with_folders`) are
+    counted as they are in linear time, and bounded like the files.
+    """
+    folders = 0
+    for before, file, parents, shared in _walk(ordered):
+        if before is not None and file.path.startswith(before.path + "/"):
+            kind = "a link" if before.link is not None else "a file"
+            raise ManifestRefused(
+                f"Manifest entry {_show(file.path)} is inside {_show(before.path)}, "
+                f"which is {kind}."
+            )
+        folders += len(parents) - shared
+        if folders > MAX_ENTRIES:
+            raise ManifestRefused(
+                f"The {what} has more than {MAX_ENTRIES} folders; draftd accepts at most "
+                f"{MAX_ENTRIES}.",
+                "Add what the image does not need (node_modules, build output) to .dockerignore.",
+            )
+
+
+def _walk(
+    ordered: Iterable[ContextFile],
+) -> Iterator[tuple[ContextFile | None, ContextFile, list[str], int]]:
+    """Per entry in tar order: the entry before it, the entry, its folders' names, and how
+    many of the outermost of those it shares with the entry before (listed there already)."""
+    before: ContextFile | None = None
+    above: list[str] = []
+    for file in ordered:
+        parents = file.path.split("/")[:-1]
+        shared = 0
+        for mine, theirs in zip(parents, above, strict=False):
+            if mine != theirs:
+                break
+            shared += 1
+        yield before, file, parents, shared
+        before, above = file, parents
 
 
 def _check_links(by_path: Mapping[str, ContextFile]) -> None:
@@ -274,14 +316,19 @@ def context_tar(
 
 
 def _with_folders(files: Iterable[ContextFile]) -> list[tuple[str, ContextFile | None]]:
-    """Every file plus an entry for each folder above it, parents first, sorted."""
-    items: dict[str, ContextFile | None] = {}
-    for file in files:
-        parts = file.path.split("/")
-        for depth in range(1, len(parts)):
-            items.setdefault("/".join(parts[:depth]), None)
-        items[file.path] = file
-    return sorted(items.items(), key=lambda item: item[0].split("/"))
+    """Every file plus an entry for each folder above it, parents first, in tar order.
+
+    Each folder is named once, from its parent's name: linear in what is listed.
+    """
+    items: list[tuple[str, ContextFile | None]] = []
+    names: list[str] = []
+    for _, file, parents, shared in _walk(sorted(files, key=_in_tar_order)):
+        del names[shared:]
+        for part in parents[shared:]:
+            names.append(f"{names[-1]}/{part}" if names else part)
+            items.append((names[-1], None))
+        items.append((file.path, file))
+    return items
 
 
 def _add(tar: tarfile.TarFile, path: str, file: ContextFile | None, blobs: BlobStore) -> None:

@@ -13,7 +13,15 @@ import pytest
 from daemon_kit import DOCKERFILE, Daemon, Link, digest, manifest, settings
 from kit import Draftd
 
-from draftd.contexts import MAX_LINK_WORK, ManifestRefused, validate_manifest
+from draftd.contexts import (
+    MAX_DEPTH,
+    MAX_ENTRIES,
+    MAX_LINK_WORK,
+    ContextFile,
+    ManifestRefused,
+    _with_folders,
+    validate_manifest,
+)
 
 APP = {"Dockerfile": DOCKERFILE, "app.py": b"print('hi')\n"}
 
@@ -197,3 +205,80 @@ def test_a_chain_of_links_longer_than_the_kernel_follows_is_refused_in_any_order
         validate_manifest(entries, max_size=1 << 20)
     fine = manifest({**APP, **{k: v for k, v in chain.items() if int(k[1:]) <= 40}})
     assert len(validate_manifest(fine, max_size=1 << 20)) == 43
+
+
+def deep_paths(count: int, folders: int, name: str = "a") -> dict[str, bytes | Link]:
+    """`count` files, each `folders` deep in a chain of its own: x0/a/a/…/f, x1/a/a/…/f, …"""
+    chain = "/".join([name] * (folders - 1))
+    return {f"x{number}/{chain}/f": b"x" for number in range(count)}
+
+
+@pytest.mark.asyncio
+async def test_a_manifest_of_paths_deeper_than_linux_allows_is_refused_at_once(
+    daemon: Daemon,
+) -> None:
+    # 300 paths of 2,040 folders (4 KB each, as long as a path may be): walked prefix by
+    # prefix, 5 s of CPU to check and 40 s and gigabytes to list the tar's folders.
+    body = build_body(manifest({**APP, **deep_paths(300, 2040)}))
+    async with asyncio.timeout(20):
+        started = time.monotonic()
+        status, answer = await daemon.request("POST", "/v1/builds", json=body)
+        assert status == 400, answer
+        assert f"more than {MAX_DEPTH} folders deep" in answer["error"]
+        one_sentence(answer)
+        assert time.monotonic() - started < 3
+        started = time.monotonic()
+        status, _ = await daemon.request("GET", "/v1/health")
+        assert status == 200 and time.monotonic() - started < 1
+
+
+def test_paths_as_deep_as_allowed_are_checked_and_listed_in_linear_time() -> None:
+    deep = deep_paths(40, MAX_DEPTH, name="d" * 14)  # 40 paths of 256 folders, 3.9 KB each
+    started = time.monotonic()
+    checked = validate_manifest(manifest({**APP, **deep}), max_size=1 << 20)
+    listed = _with_folders(checked)
+    assert time.monotonic() - started < 2
+    assert len(checked) == 42
+    assert len(listed) == 42 + 40 * MAX_DEPTH  # each file in a chain of 256 folders of its own
+    assert len(listed) == len({path for path, _ in listed})
+
+
+def test_a_manifest_of_more_folders_than_files_allowed_is_refused_at_once() -> None:
+    count = MAX_ENTRIES // MAX_DEPTH + 10  # about 400 files, each in a chain of 256 folders
+    started = time.monotonic()
+    with pytest.raises(ManifestRefused, match=f"draftd accepts at most {MAX_ENTRIES}"):
+        validate_manifest(manifest(deep_paths(count, MAX_DEPTH)), max_size=1 << 20)
+    assert time.monotonic() - started < 2
+
+
+def test_the_tar_lists_each_folder_once_before_what_it_holds() -> None:
+    paths = ["a/b/c", "a!", "a/b!", "a-b/c/d", "a/b/d/e", "b", "a/c", "a/b/c!/x", "ab/c"]
+    files = [ContextFile(path, digest(b""), 0, 0o644) for path in paths]
+    listed = [(path, file is None) for path, file in _with_folders(files)]
+    assert listed == [
+        ("a", True),
+        ("a/b", True),
+        ("a/b/c", False),
+        ("a/b/c!", True),
+        ("a/b/c!/x", False),
+        ("a/b/d", True),
+        ("a/b/d/e", False),
+        ("a/b!", False),
+        ("a/c", False),
+        ("a!", False),
+        ("a-b", True),
+        ("a-b/c", True),
+        ("a-b/c/d", False),
+        ("ab", True),
+        ("ab/c", False),
+        ("b", False),
+    ]
+
+
+def test_an_entry_inside_a_file_is_refused_wherever_it_sorts() -> None:
+    for inside in ("a/b", "a/b/c/d", "a/!"):
+        files = {"a": b"x", "a!": b"y", "a-b": b"z", inside: b"w"}
+        with pytest.raises(ManifestRefused, match=f"{inside!r} is inside 'a', which is a file"):
+            validate_manifest(manifest(files), max_size=1 << 20)
+    with pytest.raises(ManifestRefused, match="'l/x' is inside 'l', which is a link"):
+        validate_manifest(manifest({"l": Link("."), "l/x": b"x"}), max_size=1 << 20)
