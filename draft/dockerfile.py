@@ -164,7 +164,8 @@ def _user_problems(path: Path, stage: list[_Line], facts: PodFacts) -> list[Diag
                       "or set securityContext.runAsUser in the chart's values.yaml.")
             ]  # fmt: skip
         return []
-    if facts.run_as_user is not None and int(user) != facts.run_as_user:
+    # compared as text: `int` refuses a USER of more than 4,300 digits with ValueError
+    if facts.run_as_user is not None and (user.lstrip("0") or "0") != str(facts.run_as_user):
         return [
             _warn(path, where, "dockerfile-user-mismatch",
                   f"The chart runs the app as user {facts.run_as_user} (securityContext."
@@ -181,10 +182,10 @@ def _port_problems(path: Path, stage: list[_Line], facts: PodFacts) -> list[Diag
     exposed: set[int] = set()
     for line in exposes:
         for word in line.value.split():
-            number = word.split("/")[0]
-            if not number.isdigit():
+            number = _number(word.split("/")[0])
+            if number is None:
                 return []  # `EXPOSE $PORT`: Draft cannot tell
-            exposed.add(int(number))
+            exposed.add(number)
     if not exposes or set(facts.container_ports) & exposed:
         return []
     wanted = ", ".join(str(p) for p in facts.container_ports)
@@ -195,3 +196,9 @@ def _port_problems(path: Path, stage: list[_Line], facts: PodFacts) -> list[Diag
               "probes and the Service reach the app there, so on the cluster it never becomes "
               "ready. Make EXPOSE, the app's port and containerPort in values.yaml agree.")
     ]  # fmt: skip
+
+
+def _number(word: str) -> int | None:
+    """`word` as a whole number when it is one in ASCII digits, short enough to be a port
+    (`str.isdigit` takes "²", which `int` refuses, and `int` refuses 5,000 digits)."""
+    return int(word) if re.fullmatch(r"[0-9]{1,20}", word) else None

@@ -1,6 +1,6 @@
 """Every parser of user input, fuzzed: draft.toml (config, tomlpos), .draft-tasks.toml,
 values.yaml and Chart.yaml (chart, yamlpos), values.schema.json and the values it validates,
-.dockerignore and .draftignore. Whatever the text, each answers with diagnostics (never a
+.dockerignore and .draftignore, the Dockerfile (its check against the chart's pod). Whatever the text, each answers with diagnostics (never a
 traceback) within a per-input time ceiling, and the process stays under a memory ceiling.
 
 Hostile shapes are generated on purpose: alias graphs, deep nesting, long lines and keys,
@@ -19,13 +19,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bombs import billion_laughs
 
-from draft import chart, config, jsonschemas, limits, manifest, packs, scaffold, tasks, watch
+from draft import (
+    chart,
+    config,
+    dockerfile,
+    jsonschemas,
+    limits,
+    manifest,
+    packs,
+    scaffold,
+    tasks,
+    watch,
+)
 from draft.diagnostics import Diagnostic
 
 REPO = Path(__file__).resolve().parents[2]
@@ -191,6 +202,30 @@ IGNORE_WORDS = [
     "}",
 ]
 
+DOCKERFILE_WORDS = [
+    "FROM ", "python:3.12-slim", " AS build", "--platform=$BUILDPLATFORM ", "USER ", "root",
+    "0", "10001", ":10001", "node", "$APP_UID", "${UID:-0}", "EXPOSE ", "5000", "8080/tcp",
+    "$PORT", "1-65535", "-1", "99999999999999999999", "²", "٣", "RUN ", "echo hi", "ARG ",
+    "ENV ", "A=1", "COPY . /app", "CMD [", '"python"', ", ", "]", "<<EOF\n", "EOF\n",
+    "HEALTHCHECK ", "ONBUILD ", "# escape=`\n", "`\n", "\\\n", "\n", " ", "\t", "#", "'",
+    '"', "é", "\r\n", "\ufeff", "\x00",
+]  # fmt: skip
+DOCKERFILE = st.one_of(
+    st.text(max_size=200),
+    tokens(DOCKERFILE_WORDS, 80),
+    st.integers(1, 5000).map(lambda n: "FROM x\n" + "RUN a \\\n" * n + "USER root\n"),
+    st.integers(1, 3000).map(lambda n: "FROM x\nUSER root\n" * n),
+    st.integers(1, 20000).map(lambda n: "FROM x\nEXPOSE " + " ".join(map(str, range(n))) + "\n"),
+    st.integers(1, 6000).map(lambda n: "FROM x\nUSER " + "9" * n + "\nEXPOSE " + "9" * n + "\n"),
+    st.integers(1, 6000).map(lambda n: "FROM " + "x" * n * 10 + "\n"),
+)  # fmt: skip
+POD_FACTS = st.builds(
+    dockerfile.PodFacts,
+    st.booleans(),
+    st.one_of(st.none(), st.integers(0, 2**40)),
+    st.lists(st.integers(1, 65535), max_size=3).map(tuple),
+)
+
 
 # -- the tests ------------------------------------------------------------------------------
 
@@ -318,6 +353,15 @@ def test_dockerignore_and_draftignore_are_read_within_the_ceiling(
             ignore.match_file("a" * 50 + path)
 
     within_ceiling(read)
+
+
+@FUZZ
+@given(DOCKERFILE, POD_FACTS)
+@example("FROM x\nEXPOSE ²\n", dockerfile.PodFacts(True, None, (5000,)))
+@example("FROM x\nUSER " + "9" * 5000 + "\n", dockerfile.PodFacts(True, 10001, ()))
+def test_the_dockerfile_is_checked_within_the_ceiling(text: str, facts: Any) -> None:
+    """`dockerfile.check` never raises: a Dockerfile it cannot read is the build's to report."""
+    well_formed(within_ceiling(lambda: dockerfile.check(Path("Dockerfile"), text, facts)))
 
 
 def test_jsonschema_still_calls_re_search_where_draft_replaces_it() -> None:
