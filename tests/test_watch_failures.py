@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from waiting import until_async
 
 from draft import deploy, manifest, packs, scaffold, watch
 from draft.client import ContextChanged
@@ -143,15 +144,19 @@ async def test_a_failing_redeploy_is_reported_and_the_watch_goes_on(
         deploys += 1
         raise DraftError("draftd refused the upload.")
 
-    watching = asyncio.create_task(watch.watch(app, 0, failing, on_error=errors.append))
+    watched = asyncio.Event()
+
+    async def first() -> None:  # run once the folder is watched
+        watched.set()
+
+    watching = asyncio.create_task(
+        watch.watch(app, 0, failing, first=first, on_error=errors.append)
+    )
     try:
+        await until_async(watched.is_set, 10, "the watch never started watching")
         for n in range(2):
-            await asyncio.sleep(0.5)
             (app / "app.py").write_text(f"print({n})\n")
-            for _ in range(100):
-                if len(errors) > n:
-                    break
-                await asyncio.sleep(0.05)
+            await until_async(lambda n=n: len(errors) > n, 5, f"save {n} was never deployed")
         assert [str(e) for e in errors] == ["draftd refused the upload."] * 2
         assert not watching.done(), "the watch ended on a failed deploy"
     finally:

@@ -11,6 +11,7 @@ import time
 import pytest
 import pytest_asyncio
 from daemon_kit import DOCKERFILE, Daemon
+from waiting import until_async
 
 from draftd.services import MAX_TASKS
 from draftd.targets.base import MAX_EXEC_OUTPUT, TIMED_OUT
@@ -63,7 +64,9 @@ async def test_hanging_tasks_do_not_slow_a_deploy(deployed: Daemon) -> None:
         )
         for _ in range(MAX_TASKS)
     ]
-    await asyncio.sleep(0.2)
+    assert deployed.services is not None
+    tasks = deployed.services.tasks
+    await until_async(tasks.locked, 5, "the hanging tasks never took every task slot")
     status, answer = await deployed.request("POST", EXEC, json={"command": ["echo", "more"]})
     assert status == 429
     assert f"already runs {MAX_TASKS} tasks" in answer["error"]

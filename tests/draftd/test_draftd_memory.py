@@ -3,12 +3,12 @@ ones too), and builds in flight, apps remembered and ended builds kept are all l
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import weakref
 
 import pytest
 from daemon_kit import DOCKERFILE, Daemon, manifest, settings
+from waiting import until_async
 
 from draftd.builds import BuildRegistry, TooBusy
 from draftd.buildspec import parse_build_request
@@ -22,23 +22,25 @@ def app_files(count: int, version: int = 0) -> dict[str, bytes]:
     return {"Dockerfile": DOCKERFILE, **files}
 
 
-async def until(condition, timeout: float = 5) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
 async def test_a_superseded_build_lets_go_of_its_manifest(daemon: Daemon) -> None:
     assert daemon.services is not None
     builds = daemon.services.builds
     waiting = await daemon.post_build(app_files(2000))  # never uploaded: waits for its files
     first = builds.get(waiting["buildId"])
     held = weakref.ref(first.spec.files[-1])
-    await until(lambda: first.phase is Phase.UPLOADING)
+    await until_async(lambda: first.phase is Phase.UPLOADING, 5, "the build never waited")
     await daemon.post_build(app_files(2000, version=1))
-    await until(lambda: first.ended and (first.task is None or first.task.done()))
-    await asyncio.sleep(0.05)  # the cancelled task's last steps (history, clean-up)
-    gc.collect()
+    await until_async(
+        lambda: first.ended and (first.task is None or first.task.done()),
+        5,
+        "the superseded build never ended",
+    )
+
+    def let_go() -> bool:  # after the cancelled task's last steps (history, clean-up)
+        gc.collect()
+        return held() is None
+
+    await until_async(let_go, 5, lambda: f"still held by {gc.get_referrers(held())}")
     assert held() is None, gc.get_referrers(held())
 
 

@@ -3,7 +3,6 @@ killed draftd left unfinished on record, partial uploads cleaned, old images pru
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import json
@@ -22,6 +21,7 @@ import docker.errors
 import pytest
 from daemon_kit import DOCKERFILE, Daemon, digest, manifest, settings
 from kit import Draftd
+from waiting import until, until_async
 
 from draftd.builder import APP_LABEL, PushFailed
 from draftd.docker_builder import DockerBuilder
@@ -66,12 +66,13 @@ def test_an_existing_state_folder_is_made_private_and_blobs_are_too(tmp_path: Pa
 def zombie() -> int:
     """The PID of a process that has exited and was never reaped."""
     child = subprocess.Popen([sys.executable, "-c", "pass"])
-    deadline = time.monotonic() + 5
-    while Path(f"/proc/{child.pid}/stat").read_text().split(") ")[1][0] != "Z":
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    until(
+        lambda: Path(f"/proc/{child.pid}/stat").read_text().split(") ")[1][0] == "Z",
+        5,
+        "the child never exited",
+    )
     yield child.pid
-    child.wait()
+    child.wait(5)
 
 
 @pytest.mark.parametrize("who", ["zombie", "reused"])
@@ -113,10 +114,11 @@ def test_a_build_killed_with_draftd_is_on_record_as_interrupted(tmp_path: Path) 
         assert status == 202
         for data in APP.values():
             stuck.call("PUT", f"/v1/blobs/{digest(data)}", data=data)
-        deadline = time.monotonic() + 10
-        while stuck.call("GET", f"/v1/builds/{created['buildId']}")[1]["phase"] != "building":
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        until(
+            lambda: stuck.call("GET", f"/v1/builds/{created['buildId']}")[1]["phase"] == "building",
+            10,
+            "the build never started building",
+        )
     finally:
         stuck.kill()  # SIGKILL: no clean-up of any kind
     again = Draftd.started(state)
@@ -214,8 +216,15 @@ async def test_old_images_of_an_app_are_pruned_after_each_deploy(daemon: Daemon)
     for version in range(6):
         files = {**APP, "app.py": f"print({version})\n".encode()}
         assert (await daemon.outcome(await daemon.deploy(files)))["phase"] == "ready"
-    await asyncio.sleep(0.05)  # pruning runs after the build is ready
-    kept = [i for i, labels in daemon.builder.images.items() if labels[APP_LABEL] == "hello"]
+
+    def apps_images() -> list[Image]:
+        return [i for i, labels in daemon.builder.images.items() if labels[APP_LABEL] == "hello"]
+
+    # Pruning runs after the build is ready.
+    await until_async(
+        lambda: len(apps_images()) <= KEEP_IMAGES, 5, lambda: f"never pruned: {apps_images()}"
+    )
+    kept = apps_images()
     assert len(kept) == KEEP_IMAGES
     status, answer = await daemon.request("DELETE", "/v1/apps/hello/development?pruneImages=1")
     assert status == 200 and answer["deleted"] is True
@@ -232,9 +241,9 @@ async def test_pruning_never_removes_the_image_of_a_build_in_flight(daemon: Daem
     second = await daemon.post_build(edited)
     held = daemon.target.hold(second["buildId"])
     await daemon.upload(edited, second["missing"])
-    async with asyncio.timeout(5):
-        while second["buildId"] not in daemon.target.started:  # built, now deploying
-            await asyncio.sleep(0.01)
+    await until_async(  # built, now deploying
+        lambda: second["buildId"] in daemon.target.started, 5, "the second build never deployed"
+    )
     assert daemon.services is not None
     removed = await daemon.services.pipeline.prune_images("hello", 0)
     assert removed == [f"hello:{first['tag']}"]

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from waiting import until
 
 from draftd.targets.helm_process import HelmProcess
 from draftd.targets.helm_release import Cluster, HelmReleaseFailed
@@ -25,8 +25,8 @@ def test_helm_errors_come_back_in_helms_words_and_an_idle_helper_comes_back(
         with pytest.raises(HelmReleaseFailed, match=r"^Helm could not read app: .*no-kubeconfig"):
             helm.status(missing, release="app", namespace="default")
         assert helm.helper.running
-        time.sleep(1)  # the helper leaves after 0.3 s without a request
-        assert not helm.helper.running
+        # The helper leaves after 0.3 s without a request.
+        until(lambda: not helm.helper.running, 5, "the helper did not leave idle")
         with pytest.raises(HelmReleaseFailed, match=r"^Helm could not read app: "):
             helm.status(missing, release="app", namespace="default")
         assert helm.find_namespace(missing, "app") is None
@@ -55,8 +55,7 @@ def test_a_build_for_the_cluster_brings_back_a_helper_that_left(tmp_path: Path) 
     try:
         helm.warm()
         assert helm.helper.running
-        time.sleep(1)
-        assert not helm.helper.running
+        until(lambda: not helm.helper.running, 5, "the helper did not leave idle")
         helm.warm()
         assert helm.helper.running
         missing = Cluster(str(tmp_path / "no-kubeconfig"))

@@ -60,26 +60,33 @@ def test_a_rebuild_swaps_containers_without_a_failed_request_on_the_same_url(
     url = up(draftd, app)
     assert fetch(url) == "Hello World!"
     first = docker_engine.containers.get("draft-swap-e2e-development").id
-
-    with Poller(url).running() as poller:
-        for text in ("Second version", "Third version"):
-            set_greeting(app, text)
-            assert up(draftd, app) == url, "a redeploy keeps the app's URL"
-            wait_for_text(url, text)
-        time.sleep(0.2)
-
-    assert poller.failures() == 0, f"{poller.failures()} of {len(poller.answers)} requests failed"
-    texts = [t for i, t in enumerate(poller.answers) if i == 0 or t != poller.answers[i - 1]]
-    assert texts == ["Hello World!", "Second version", "Third version"], texts
-    serving = docker_engine.containers.get("draft-swap-e2e-development")
-    assert serving.id != first, "the save built a new container"
     labelled = {"label": ["sh.draft.app=swap-e2e"]}
 
     def apps() -> list[str]:  # the containers that run the app (not those holding a network)
         found = docker_engine.api.containers(all=True, filters=labelled)
         return [c["Names"][0][1:] for c in found if c["Labels"].get("sh.draft.role") != "network"]
 
-    until(lambda: apps() == ["draft-swap-e2e-development"], 30, lambda: f"left: {apps()}")
+    with Poller(url).running() as poller:
+        for text in ("Second version", "Third version"):
+            set_greeting(app, text)
+            assert up(draftd, app) == url, "a redeploy keeps the app's URL"
+            wait_for_text(url, text)
+        # The browser keeps refreshing until the swap has ended: the old containers are gone,
+        # and it was answered the newest text.
+        until(
+            lambda: (
+                apps() == ["draft-swap-e2e-development"]
+                and poller.answers[-1:] == ["Third version"]
+            ),
+            30,
+            lambda: f"left: {apps()}, last answered: {poller.answers[-1:]}",
+        )
+
+    assert poller.failures() == 0, f"{poller.failures()} of {len(poller.answers)} requests failed"
+    texts = [t for i, t in enumerate(poller.answers) if i == 0 or t != poller.answers[i - 1]]
+    assert texts == ["Hello World!", "Second version", "Third version"], texts
+    serving = docker_engine.containers.get("draft-swap-e2e-development")
+    assert serving.id != first, "the save built a new container"
 
 
 @pytest.mark.parametrize("pause", [0.0, 0.15, 0.3, 0.6])
@@ -96,15 +103,40 @@ def test_two_saves_in_quick_succession_end_on_the_newest_text_on_the_same_port(
         with Poller(url).running() as poller:
             set_greeting(app, "first save")
             time.sleep(pause)
+            second_saved = time.time()
             set_greeting(app, "second save")
             wait_for_text(url, "second save")
-            time.sleep(2.5)  # a superseded deploy that were still to land would by now
+            # Once a build of the second save has deployed and ended ready, no older build can
+            # deploy: draftd deploys one build of an app at a time, never one older than a
+            # build that deployed.
+            until(
+                lambda: newest_build_deployed(draftd, "twice-e2e", since=second_saved),
+                60,
+                "no build of the second save ended ready as the one serving",
+            )
         assert fetch(url) == "second save"
     finally:
         stop(watching)
     assert poller.failures() == 0, f"{poller.failures()} of {len(poller.answers)} requests failed"
     status = draftd.draft("status", str(app))
     assert f"twice-e2e/development on docker: running at {url}" in status.stdout, status.stdout
+
+
+def newest_build_deployed(draftd: Draftd, app: str, *, since: float) -> bool:
+    """Whether the build serving `app` now started after `since` (epoch seconds) and has ended
+    ready (draftd's history holds ended builds only)."""
+    _, deployment = draftd.call("GET", f"/v1/apps/{app}/development")
+    _, history = draftd.call("GET", f"/v1/apps/{app}/development/history")
+    return (
+        isinstance(deployment, dict)
+        and isinstance(history, list)
+        and any(
+            entry["buildId"] == deployment.get("buildId")
+            and entry["outcome"] == "ready"
+            and entry["startedAt"] >= since
+            for entry in history
+        )
+    )
 
 
 def test_after_draftd_restarts_the_url_answers_again_and_keeps_its_port(
