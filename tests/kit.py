@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -195,11 +194,13 @@ class Draftd:
             stdout=subprocess.DEVNULL,
             stderr=(self.state.parent / "draftd.log").open("ab"),
         )
-        deadline = time.monotonic() + 20
-        while self.serving_pid() != self.process.pid or fetch(f"{self.url}/v1/health") is None:
-            assert self.process.poll() is None, f"draftd exited with {self.process.returncode}"
-            assert time.monotonic() < deadline, "draftd did not start"
-            time.sleep(0.05)
+        process = self.process
+
+        def serving() -> bool:
+            assert process.poll() is None, f"draftd exited with {process.returncode}"
+            return self.serving_pid() == process.pid and fetch(f"{self.url}/v1/health") is not None
+
+        until(serving, 20, "draftd did not start")
 
     @property
     def token(self) -> str:

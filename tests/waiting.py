@@ -3,7 +3,9 @@ it holds, and fails saying what never happened. `until_async` is the same for as
 (it lets the event loop run between checks).
 
 Never a fixed sleep to prove that something happened (wait until it did) or did not happen
-(wait until something later did, then look). Every wait has a timeout.
+(wait until something later did, then look). Every wait has a timeout. A sleep that paces
+what a test does (keystrokes 20 ms apart, saves spread over two seconds, a browser refreshing
+every 10 ms) is no wait, and stays.
 """
 
 from __future__ import annotations

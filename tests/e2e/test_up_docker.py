@@ -24,6 +24,7 @@ from kit import (
     stop,
     wait_for_text,
 )
+from waiting import until
 
 pytestmark = pytest.mark.docker
 
@@ -183,11 +184,13 @@ def test_old_images_are_pruned_and_delete_prunes_the_rest(
         set_greeting(app, f"Version {number}")
         result = draftd.draft("up", str(app), "--no-watch")
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    deadline = time.monotonic() + 10  # draftd prunes just after each deploy
-    # The plain listing: images.list() inspects each one, racing draftd's pruning.
-    while len(docker_engine.api.images(name="pruned-app")) > 3:
-        assert time.monotonic() < deadline, docker_engine.api.images(name="pruned-app")
-        time.sleep(0.2)
+    # draftd prunes just after each deploy. The plain listing: images.list() inspects each
+    # one, racing draftd's pruning.
+    until(
+        lambda: len(docker_engine.api.images(name="pruned-app")) <= 3,
+        10,
+        lambda: f"never pruned: {docker_engine.api.images(name='pruned-app')}",
+    )
     deleted = draftd.draft("delete", str(app), "--prune-images", "1")
     assert deleted.returncode == 0, deleted.stderr
     assert deleted.stdout.splitlines()[:2] == [

@@ -6,7 +6,6 @@ with diagnostics (never "Draft could not check this file", never a dead server).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
+from waiting import until_async
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bombs import billion_laughs, chart_bomb
@@ -116,17 +116,18 @@ async def newest_diagnostics(
     timeout: float = CEILING_S,
 ) -> list[types.Diagnostic]:
     """The first diagnostics published for `uri` that are `wanted`, within `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        published = client.diagnostics.pop(uri, None)
-        if published is not None and wanted(list(published)):
-            return list(published)
-        left = deadline - time.monotonic()
-        assert left > 0, f"no such diagnostics within {timeout} s (last: {published})"
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(
-                client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), left
-            )
+    last: list[types.Diagnostic] | None = None
+
+    def published() -> bool:
+        nonlocal last
+        found = client.diagnostics.pop(uri, None)
+        if found is not None:
+            last = list(found)
+        return found is not None and wanted(list(found))
+
+    await until_async(published, timeout, lambda: f"no such diagnostics (last: {last})")
+    assert last is not None
+    return last
 
 
 def bomb_at(line: int) -> Callable[[list[types.Diagnostic]], bool]:

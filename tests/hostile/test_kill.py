@@ -8,11 +8,11 @@ import http.client
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-from kit import Draftd, scaffold, wait_for_text
+from kit import Draftd, read_line, scaffold, wait_for_text
+from waiting import until
 
 from draft import config
 from draft.deploy import build_request
@@ -55,10 +55,11 @@ def test_kill_9_during_an_upload(tmp_path: Path, draftd: Draftd) -> None:
     connection.endheaders()
     connection.send((app / "big.bin").read_bytes()[: 5 * 1024 * 1024])
     partial = draftd.state / "blobs" / "tmp"
-    deadline = time.monotonic() + 10
-    while not any(p.stat().st_size > 0 for p in partial.iterdir()):
-        assert time.monotonic() < deadline, "the upload never reached the disk"
-        time.sleep(0.05)
+    until(
+        lambda: any(p.stat().st_size > 0 for p in partial.iterdir()),
+        10,
+        "the upload never reached the disk",
+    )
     draftd.kill()
     connection.close()
     recovered(draftd, app, created["buildId"])
@@ -92,17 +93,18 @@ def kill_when(draftd: Draftd, app: Path, seen: str) -> str:
     process = draftd.draft_background("up", str(app), "--no-watch", "-o", "json")
     build_id = None
     try:
-        assert process.stdout is not None
-        for line in process.stdout:
+        while True:
+            line = read_line(process.stdout)  # each line within 300 s, else it fails
+            if not line:  # the end of its output
+                _, err = process.communicate(timeout=30)
+                raise AssertionError(f"draft up ended before {seen!r}: {err}")
             event = json.loads(line) if line.startswith("{") else {}
             build_id = event.get("buildId") or build_id
             if seen in line:
                 break
-        else:
-            raise AssertionError(f"draft up ended before {seen!r}: {process.stderr.read()}")
         draftd.kill()
     finally:
         process.kill()
-        process.wait()
+        process.wait(30)
     assert build_id is not None
     return build_id

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from pathlib import Path
 
 from kit import Draftd, build_settings
+from waiting import until
 
 from draftd.builds import KEEP_PER_KEY
 
@@ -56,13 +56,19 @@ def test_100_superseded_builds_of_a_20000_file_app_stay_under_200_mb(tmp_path: P
             assert len(created["missing"]) == FILES + 1  # nothing uploaded: every build waits
             ids.append(created["buildId"])
         kept = ids[-KEEP_PER_KEY:-1]  # draftd remembers the newest builds of an app
-        deadline = time.monotonic() + 60
-        while any(draftd.call("GET", f"/v1/builds/{i}")[1]["phase"] != "superseded" for i in kept):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+
+        def phase(build_id: str) -> str:
+            return str(draftd.call("GET", f"/v1/builds/{build_id}")[1]["phase"])
+
+        # Every build but the newest ended superseded; the newest waits for its uploads.
+        until(
+            lambda: all(phase(i) == "superseded" for i in kept) and phase(ids[-1]) != "queued",
+            60,
+            lambda: f"superseded and waiting: {[phase(i) for i in [*kept, ids[-1]]]}",
+        )
         rss = draftd.rss_mb()
         print(f"draftd: {started_mb:.0f} MB at start, {rss:.0f} MB after {BUILDS} builds")
         assert rss < LIMIT_MB, f"{rss:.0f} MB after {BUILDS} superseded builds of {FILES} files"
-        assert draftd.call("GET", f"/v1/builds/{ids[-1]}")[1]["phase"] == "uploading"
+        assert phase(ids[-1]) == "uploading"
     finally:
         draftd.stop()
