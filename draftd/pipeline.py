@@ -54,11 +54,26 @@ class UploadIncomplete(DraftError):
     """The client never sent some of the files its build needs."""
 
 
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    """Take a task's outcome that nobody awaits (no "exception was never retrieved")."""
+    if not task.cancelled():
+        task.exception()
+
+
 def image_for(build: Build) -> Image:
     """The app's own repository (`<registry>/<app>`, or `<app>`) at the build's content tag."""
     registry = build.spec.settings["registry"].rstrip("/")
     name = build.key.app
     return Image(f"{registry}/{name}" if registry else name, build.tag)
+
+
+@dataclass(frozen=True)
+class Deployable:
+    """What a build hands to its deploy: the image the target runs (`DeployTarget.derive`),
+    and whether saves can sync into it (`DeployRequest.restartable`)."""
+
+    image: Image
+    restartable: bool
 
 
 @dataclass(frozen=True)
@@ -132,8 +147,8 @@ class Pipeline:
             work = self._sync_or_build(build, spec, target, folder)
         else:
             self._chore(target.prepare(build.key))
-            await self._build_and_push(build, spec, folder)
-            work = self._deploy(build, spec, target, folder)
+            built = await self._build_and_push(build, spec, target, folder)
+            work = self._deploy(build, spec, target, folder, built)
         stopwatch.stop()  # waiting for the app's deploy lock is no stage
         deploy = await self._start_deploy(build, work)
         if deploy is not None:
@@ -170,11 +185,30 @@ class Pipeline:
         self._chores.add(task)
         task.add_done_callback(self._chores.discard)
 
-    async def _build_and_push(self, build: Build, spec: BuildSpec, folder: Path) -> None:
+    async def _build_and_push(
+        self, build: Build, spec: BuildSpec, target: DeployTarget, folder: Path
+    ) -> Deployable:
+        """Build the image; then push it while the target derives from it the image it runs
+        (the kubernetes target's `-sync` image), side by side."""
         image = image_for(build)
         folder.mkdir(parents=True, exist_ok=True)
         await self._build(build, spec, image, folder)
-        await self._push(build, image)
+        restartable = await self.sync.restartable(target, spec)
+        derived = asyncio.create_task(
+            target.derive(
+                image,
+                restartable=restartable,
+                pushed=bool(spec.settings["registry"]),
+                report=on_loop(build.log),
+            )
+        )
+        try:
+            await self._push(build, image)
+        except BaseException:
+            derived.cancel()  # its error, if any, is not this build's: the push's is
+            derived.add_done_callback(_retrieved)
+            raise
+        return Deployable(await derived, restartable)
 
     async def _sync_or_build(
         self, build: Build, spec: BuildSpec, target: DeployTarget, folder: Path
@@ -184,8 +218,8 @@ class Pipeline:
         synced = await self.sync.sync(build, spec, target)
         if synced is None:
             self._chore(target.prepare(build.key))
-            await self._build_and_push(build, spec, folder)
-            return await self._deploy(build, spec, target, folder)
+            built = await self._build_and_push(build, spec, target, folder)
+            return await self._deploy(build, spec, target, folder, built)
         await self._record(build, target, synced.image, synced.deployment.url)
         return synced.deployment
 
@@ -342,10 +376,15 @@ class Pipeline:
             await asyncio.to_thread(shutil.rmtree, folder, True)
 
     async def _deploy(
-        self, build: Build, spec: BuildSpec, target: DeployTarget, folder: Path
+        self,
+        build: Build,
+        spec: BuildSpec,
+        target: DeployTarget,
+        folder: Path,
+        built: Deployable,
     ) -> Deployment:
         """Deploy the image `build` made, holding the app's deploy lock."""
-        image = image_for(build)
+        image = built.image
         build.enter(Phase.DEPLOYING, f"deploying to {target.name}", image=image.reference)
         stages.start("deploy")
         chart_dir = await self._chart(spec, folder)
@@ -359,7 +398,7 @@ class Pipeline:
             chart_dir=str(chart_dir) if chart_dir else None,
             port=port,
             pushed=bool(settings["registry"]),
-            restartable=await self.sync.restartable(target, spec),
+            restartable=built.restartable,
             superseded=lambda: self.builds.deploy_queued_after(build),
         )
         self.sync.forget(build.key)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from draft.errors import DraftError
-from draftd.model import AppKey, Deployment, DeployRequest
+from draftd.model import AppKey, Deployment, DeployRequest, Image
 
 if TYPE_CHECKING:
     from draftd.sync.syncer import Syncer
@@ -78,6 +78,14 @@ class DeployTarget(Protocol):
         """A build that will deploy `key` here started: make ready what its deploy needs
         while the image builds (it must not raise; a deploy that finds nothing ready does it
         itself)."""
+        ...
+
+    async def derive(
+        self, image: Image, *, restartable: bool, pushed: bool, report: Report
+    ) -> Image:
+        """The image this target runs for the freshly built `image`: `image` itself, or one
+        made from it (the kubernetes target's `-sync` image for a `restartable` app), in the
+        registry when `pushed`. The pipeline runs it beside the push of `image`."""
         ...
 
     async def deploy(self, request: DeployRequest, report: Report) -> Deployment:

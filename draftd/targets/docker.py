@@ -32,12 +32,14 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -47,7 +49,7 @@ from docker.models.containers import Container
 from draft.errors import DraftError
 from draftd import stages
 from draftd.engine import connect, engine_unavailable, has_file
-from draftd.model import AppKey, Deployment, DeployRequest
+from draftd.model import AppKey, Deployment, DeployRequest, Image
 from draftd.sync.syncer import SyncRequest, SyncUnavailable, wrapper_script
 from draftd.targets import rootfs
 from draftd.targets.app_port import AppPort, Backend
@@ -89,6 +91,17 @@ _WRAPPER_SCRIPT = "\n".join(
     line for line in wrapper_script().decode().splitlines() if not line.lstrip().startswith("#")
 )
 """The restart wrapper as `sh -c` runs it (the image's command is its "$@"), comments left out."""
+TASK_MARKER = "DRAFT_TASK"
+"""The variable in a task's environment (`exec`) that names it, its children too, so it can be
+stopped whole: they inherit it."""
+HOST_PROC = Path("/proc")
+"""Where draftd sees the engine's processes, when the engine runs on this machine."""
+_STOP_INSIDE = (
+    'for pass in 1 2 3; do for p in /proc/[0-9]*; do grep -qsF "$1" "$p/environ" '
+    '&& kill -9 "${p#/proc/}" 2>/dev/null; done; done; true'
+)
+"""Run by the app's /bin/sh: SIGKILL to every process whose environment has "$1" (the
+task's marker), three passes over /proc to catch a child forked during the first."""
 
 
 def container_name(key: AppKey) -> str:
@@ -127,6 +140,13 @@ class DockerTarget:
 
     async def prepare(self, key: AppKey) -> None:
         """Nothing to make ready: the engine is connected once, when first used."""
+
+    async def derive(
+        self, image: Image, *, restartable: bool, pushed: bool, report: Report
+    ) -> Image:
+        """The image as built: a restartable app runs it under the wrapper copied into its
+        container (`DockerSyncer`)."""
+        return image
 
     async def deploy(self, request: DeployRequest, report: Report) -> Deployment:
         await self._resumed()
@@ -541,21 +561,31 @@ class DockerTarget:
     async def exec(
         self, key: AppKey, command: list[str], *, timeout: float, limit: int
     ) -> ExecResult:
-        """`docker exec` in the app's container, bounded (`run_bounded`); a task past its time
-        limit is killed (when draftd may signal the engine's processes) and its stream closed."""
-        api = self._engine().api
+        """`docker exec` in the app's container, bounded (`run_bounded`).
 
-        def start() -> tuple[str, Any]:
+        A task past its time limit is killed with every process it started: they carry its
+        marker (`TASK_MARKER`) in their environment. draftd kills them itself when it sees
+        the engine's processes and may signal them (`_stop_on_host`: a local engine, draftd
+        as root), and from inside the container with the image's /bin/sh in any case
+        (a rootless or remote engine, a draftd in a container of its own).
+        """
+        api = self._engine().api
+        marker = f"{TASK_MARKER}={secrets.token_hex(16)}"
+
+        def start() -> tuple[str, Any, str]:
             container = self._find(key)
             if container is None:
                 raise DeployError(f"{key} is not running on Docker.", "Run `draft up` first.")
             try:
-                created = api.exec_create(container.id, command, stdout=True, stderr=True)
-                return str(created["Id"]), api.exec_start(created["Id"], stream=True)
+                created = api.exec_create(
+                    container.id, command, stdout=True, stderr=True, environment=[marker]
+                )
+                stream = api.exec_start(created["Id"], stream=True)
+                return str(container.id), stream, str(created["Id"])
             except docker.errors.APIError as error:
                 raise DeployError(f"Docker could not run {command[0]} in {key}: {error}") from error
 
-        exec_id, stream = await asyncio.to_thread(start)
+        container_id, stream, exec_id = await asyncio.to_thread(start)
 
         def run(emit: Callable[[bytes], None], stop: threading.Event) -> int | None:
             with contextlib.suppress(docker.errors.DockerException, OSError, ValueError):
@@ -569,10 +599,10 @@ class DockerTarget:
             return None
 
         def stop() -> None:
-            pid = api.exec_inspect(exec_id).get("Pid")
-            if pid:
-                with contextlib.suppress(OSError):
-                    os.kill(int(pid), signal.SIGKILL)
+            _stop_on_host(marker)
+            with contextlib.suppress(docker.errors.DockerException, OSError):
+                inside = api.exec_create(container_id, ["/bin/sh", "-c", _STOP_INSIDE, "-", marker])
+                api.exec_start(inside["Id"])  # no /bin/sh: the engine says so, nothing to do
             stream.close()
 
         return await run_bounded(run, timeout=timeout, limit=limit, stop=stop)
@@ -582,6 +612,22 @@ class DockerTarget:
         if deployment.url is None:
             raise DeployError(f"{key} is not deployed on Docker.", "Run `draft up` first.")
         return deployment.url
+
+
+def _stop_on_host(marker: str) -> None:
+    """SIGKILL every process on this machine whose environment has `marker`: a task and its
+    children, found by their marker rather than by the engine's PID for them, which names
+    another process where the engine runs in a VM or another PID namespace. Where draftd may
+    not read or signal the engine's processes, nothing is found or nothing is signalled."""
+    wanted = marker.encode()
+    for _ in range(2):  # a child forked while the first pass ran
+        for entry in HOST_PROC.glob("[0-9]*"):
+            try:
+                found = wanted in (entry / "environ").read_bytes().split(b"\0")
+                if found:
+                    os.kill(int(entry.name), signal.SIGKILL)
+            except (OSError, ValueError):
+                continue
 
 
 class DockerSyncer:

@@ -38,7 +38,7 @@ from urllib3.exceptions import HTTPError
 
 from draft import release as release_values
 from draftd import engine
-from draftd.model import AppKey, Deployment, DeployRequest
+from draftd.model import AppKey, Deployment, DeployRequest, Image
 from draftd.sync.syncer import Syncer
 from draftd.targets import helm_release
 from draftd.targets.base import (
@@ -171,17 +171,26 @@ class KubernetesTarget:
         Go runtime loads in parallel with the build, not after it, in the deploy's time."""
         await asyncio.to_thread(self.helm.warm)
 
+    async def derive(
+        self, image: Image, *, restartable: bool, pushed: bool, report: Report
+    ) -> Image:
+        """A restartable app runs `<tag>-sync` (`sync_image`), pushed beside the build's own
+        image; any other, the image as built."""
+        if not restartable:
+            return image
+        synced = await asyncio.to_thread(sync_image, image.reference, report)
+        if synced is None:
+            return image
+        if pushed:
+            await asyncio.to_thread(push, synced, report)
+        return Image(image.repository, image.tag + SYNC_TAG_SUFFIX)
+
     async def deploy(self, request: DeployRequest, report: Report) -> Deployment:
         if request.chart_dir is None:
             raise DeployError("The build carried no chart to deploy.", "Run `draft up` again.")
         settings = request.settings
         self._namespaces[request.key] = settings["namespace"]
         image = request.image.reference
-        if request.restartable:
-            synced = await asyncio.to_thread(sync_image, image, report)
-            if synced is not None and request.pushed:
-                await asyncio.to_thread(push, synced, report)
-            image = synced or image
         if not request.pushed:
             await asyncio.to_thread(self._share_local_image, image, report)
         repository, _, tag = image.rpartition(":")

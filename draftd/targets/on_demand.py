@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from draftd.model import AppKey, Deployment, DeployRequest
+from draftd.model import AppKey, Deployment, DeployRequest, Image
 from draftd.targets.base import DeployTarget, ExecResult, Report, TargetUnavailable
 
 if TYPE_CHECKING:
@@ -107,6 +107,12 @@ class OnDemandTarget:
     async def prepare(self, key: AppKey) -> None:
         with contextlib.suppress(TargetUnavailable):
             await (await self._target_now()).prepare(key)
+
+    async def derive(
+        self, image: Image, *, restartable: bool, pushed: bool, report: Report
+    ) -> Image:
+        target = await self._target_now()
+        return await target.derive(image, restartable=restartable, pushed=pushed, report=report)
 
     async def deploy(self, request: DeployRequest, report: Report) -> Deployment:
         return await (await self._target_now()).deploy(request, report)

@@ -74,6 +74,9 @@ class FakeBuilder:
         self.images: dict[Image, dict[str, str]] = {}
         """Every name the engine has, and the labels of the image it names."""
         self.contexts: list[bytes] = []
+        self.push_until: asyncio.Event | None = None
+        """Set: a push waits for it."""
+        self.push_error: Exception | None = None
         self.pushes: list[str] = []
         self.holds: dict[str, asyncio.Event] = {}
         self.failures: dict[str, BaseException] = {}
@@ -119,6 +122,10 @@ class FakeBuilder:
     async def push(self, image: Image, progress: Any, log: Any) -> None:
         update: Progress = {"current": 1, "total": 1, "unit": "layers"}
         progress(update)
+        if self.push_until is not None:
+            await self.push_until.wait()
+        if self.push_error is not None:
+            raise self.push_error
         self.pushes.append(image.reference)
 
     async def tag(self, image: Image, extra: Image) -> None:
@@ -145,9 +152,26 @@ class FakeTarget:
         self.running: dict[AppKey, Deployment] = {}
         self.holds: dict[str, asyncio.Event] = {}
         self.is_available = True
+        self.derive_suffix = ""
+        """`derive` answers the image tagged with this suffix (none: the image as built)."""
+        self.derive_until: asyncio.Event | None = None
+        """Set: `derive` waits for it before answering."""
+        self.derive_error: DeployError | None = None
+        self.derive_started = asyncio.Event()
 
     async def prepare(self, key: AppKey) -> None:
         pass
+
+    async def derive(self, image: Image, *, restartable: bool, pushed: bool, report: Any) -> Image:
+        self.derive_started.set()
+        if self.derive_until is not None:
+            await self.derive_until.wait()
+        if self.derive_error is not None:
+            raise self.derive_error
+        if not self.derive_suffix:
+            return image
+        report(f"derived {image.reference}{self.derive_suffix}")
+        return Image(image.repository, image.tag + self.derive_suffix)
 
     def hold(self, build_id: str) -> asyncio.Event:
         self.holds[build_id] = asyncio.Event()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from daemon_kit import DOCKERFILE, Daemon, DaemonFactory, FakeTarget
 from waiting import until_async
@@ -38,6 +40,46 @@ async def test_events_tell_the_build_story_in_order(daemon: Daemon) -> None:
     assert building["image"].startswith("127.0.0.1:5000/hello:")
     status, summary = await daemon.request("GET", f"/v1/builds/{build_id}")
     assert status == 200 and summary["phase"] == "ready" and summary["url"] == ready["url"]
+
+
+async def test_the_image_a_target_derives_is_made_beside_the_push_and_deployed(
+    daemon: Daemon,
+) -> None:
+    """The kubernetes target's `-sync` image: made while the built image is pushed (the push
+    here waits until the derive has started: one after the other, the build would hang)."""
+    daemon.target.derive_suffix = "-sync"
+    daemon.builder.push_until = daemon.target.derive_started
+    build_id = await daemon.deploy(APP, registry="127.0.0.1:5000")
+    ready = await daemon.outcome(build_id)
+    assert ready["phase"] == "ready", ready
+    (built,) = daemon.builder.pushes
+    deployed = next(iter(daemon.target.running.values())).image
+    assert deployed == built + "-sync"
+    events = await daemon.events(build_id)
+    deploying = next(e for e in events if e["kind"] == "phase" and e["phase"] == "deploying")
+    assert deploying["image"] == deployed
+    assert any(e.get("message") == f"derived {deployed}" for e in events)
+
+
+async def test_a_derive_that_fails_is_the_builds_failure_in_its_words(daemon: Daemon) -> None:
+    daemon.target.derive_error = DeployError("Docker could not prepare the image for sync: no")
+    build_id = await daemon.deploy(APP, registry="127.0.0.1:5000")
+    failed = await daemon.outcome(build_id)
+    assert failed["phase"] == "failed"
+    assert failed["message"] == "Docker could not prepare the image for sync: no"
+    assert daemon.target.deployed == []
+
+
+async def test_a_push_that_fails_is_the_builds_failure_while_a_derive_runs(
+    daemon: Daemon,
+) -> None:
+    daemon.target.derive_until = asyncio.Event()  # never set: the derive is still running
+    daemon.builder.push_error = DeployError("Docker could not push the image: refused")
+    build_id = await daemon.deploy(APP, registry="127.0.0.1:5000")
+    failed = await daemon.outcome(build_id)
+    assert failed["phase"] == "failed"
+    assert failed["message"] == "Docker could not push the image: refused"
+    assert daemon.target.deployed == []
 
 
 async def test_client_that_disconnects_resumes_where_it_left_off(daemon: Daemon) -> None:
