@@ -3,8 +3,10 @@
 
 - VS Code's `activationEvents` (editors/vscode/package.json): `draft.toml` anywhere in the
   workspace (an app to check and deploy on save), `Chart.yaml` anywhere (a chart whose values
-  are checked), and at the root of a workspace folder every marker file of the built-in packs'
-  `[detect] files` (packs/*/pack.toml: a folder the create code action is offered in);
+  are checked), and every marker file of the built-in packs' `[detect] files`
+  (packs/*/pack.toml) at the root of a workspace folder or as deep below it as detection
+  takes markers as evidence (`detect.MARKER_DEPTH`): a folder the create code action is
+  offered in;
 - Neovim's `root_markers` (editors/neovim/lua/draft/init.lua): the same marker names (Neovim
   takes names, not globs like `*.csproj`), then `.git`.
 
@@ -21,7 +23,7 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-from draft import packs
+from draft import detect, packs
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "editors" / "vscode" / "package.json"
@@ -37,7 +39,11 @@ def markers() -> list[str]:
 
 
 def activation_events() -> list[str]:
-    return [f"workspaceContains:{p}" for p in ["**/draft.toml", "**/Chart.yaml", *markers()]]
+    """`**` for Draft's own files; each marker at every depth detection looks at, and no
+    deeper (`**/package.json` would match every vendored package)."""
+    levels = ["*/" * depth for depth in range(detect.MARKER_DEPTH + 1)]
+    deep = [level + marker for marker in markers() for level in levels]
+    return [f"workspaceContains:{p}" for p in ["**/draft.toml", "**/Chart.yaml", *deep]]
 
 
 def root_markers() -> list[str]:

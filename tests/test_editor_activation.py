@@ -4,6 +4,7 @@ fails when a pack gains a marker file and nobody regenerates them."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import runpy
 from pathlib import Path
@@ -34,14 +35,31 @@ def test_every_folder_the_create_action_is_offered_in_by_a_marker_activates_vsco
     """One folder per marker file of every pack (setup.py, Pipfile, App.sln, settings.gradle…):
     the server detects a pack there, and a VS Code activation event matches it."""
     events = json.loads(PACKAGE.read_text())["activationEvents"]
+    globs = [e.removeprefix("workspaceContains:") for e in events]
     neovim = NEOVIM.read_text()
     for pack in packs.packs_in(packs.builtin_packs_dir(), "builtin"):
         for marker in pack.detect.files:
-            folder = tmp_path / f"{pack.name}-{marker.replace('*', 'App')}"
-            folder.mkdir()
-            (folder / marker.replace("*", "App")).write_text("\n")
-            assert detect.detect(folder), f"{marker}: the server offers no create action"
-            assert f"workspaceContains:{marker}" in events, f"{marker} does not activate VS Code"
+            name = marker.replace("*", "App")
+            for depth in range(detect.MARKER_DEPTH + 1):
+                folder = tmp_path / f"{pack.name}-{name}-{depth}"
+                relative = "/".join([*(f"d{n}" for n in range(depth)), name])
+                (folder / relative).parent.mkdir(parents=True)
+                (folder / relative).write_text("\n")
+                assert detect.detect(folder), f"{relative}: the server offers no create action"
+                assert any(vscode_matches(g, relative) for g in globs), (
+                    f"{relative} does not activate VS Code"
+                )
             if "*" not in marker:
                 assert f'"{marker}",' in neovim, f"{marker} is not a Neovim root marker"
     assert "workspaceContains:**/draft.toml" in events
+    too_deep = "/".join([*(f"d{n}" for n in range(detect.MARKER_DEPTH + 1)), "package.json"])
+    assert not any(vscode_matches(g, too_deep) for g in globs), "a vendored marker activates"
+
+
+def vscode_matches(glob: str, path: str) -> bool:
+    """VS Code's `workspaceContains` glob against a relative path: `*` within one folder,
+    `**/` any folders."""
+    if glob.startswith("**/"):
+        return fnmatch.fnmatchcase(path.rsplit("/", 1)[-1], glob[3:])
+    parts, names = glob.split("/"), path.split("/")
+    return len(parts) == len(names) and all(map(fnmatch.fnmatchcase, names, parts))
