@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.client
+import secrets
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -33,6 +34,15 @@ MAX_EXEC_OUTPUT = 1024 * 1024
 """The most output of one task draftd keeps and answers: its first and its last half."""
 TIMED_OUT = 124
 """The exit code of a task stopped at its time limit, as timeout(1) gives."""
+TASK_MARKER = "DRAFT_TASK"
+"""The variable in a task's environment that names it (`task_marker`); the processes it starts
+inherit it, so the task can be stopped whole."""
+STOP_MARKED_TASK = (
+    'for pass in 1 2 3; do for p in /proc/[0-9]*; do grep -qsF "$1" "$p/environ" '
+    '&& kill -9 "${p#/proc/}" 2>/dev/null; done; done; true'
+)
+"""Run by the app's /bin/sh with a task's marker as "$1": SIGKILL to every process whose
+environment has it, three passes over /proc to catch a child forked during the first."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +181,11 @@ async def lines_from_thread(
 Run = Callable[[Callable[[bytes], None], threading.Event], int | None]
 """Blocking: runs a task, calls `emit(chunk)` for its output, returns its exit code (None when
 it is unknown); returns early once the event is set."""
+
+
+def task_marker() -> str:
+    """A new task's `TASK_MARKER=<random>`, to put in its environment."""
+    return f"{TASK_MARKER}={secrets.token_hex(16)}"
 
 
 async def run_bounded(

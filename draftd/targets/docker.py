@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 import signal
 import socket
 import sys
@@ -54,6 +53,7 @@ from draftd.sync.syncer import SyncRequest, SyncUnavailable, wrapper_script
 from draftd.targets import rootfs
 from draftd.targets.app_port import AppPort, Backend
 from draftd.targets.base import (
+    STOP_MARKED_TASK,
     DeployError,
     ExecResult,
     Report,
@@ -61,6 +61,7 @@ from draftd.targets.base import (
     answers_http,
     lines_from_thread,
     run_bounded,
+    task_marker,
 )
 
 log = logging.getLogger(__name__)
@@ -91,17 +92,8 @@ _WRAPPER_SCRIPT = "\n".join(
     line for line in wrapper_script().decode().splitlines() if not line.lstrip().startswith("#")
 )
 """The restart wrapper as `sh -c` runs it (the image's command is its "$@"), comments left out."""
-TASK_MARKER = "DRAFT_TASK"
-"""The variable in a task's environment (`exec`) that names it, its children too, so it can be
-stopped whole: they inherit it."""
 HOST_PROC = Path("/proc")
 """Where draftd sees the engine's processes, when the engine runs on this machine."""
-_STOP_INSIDE = (
-    'for pass in 1 2 3; do for p in /proc/[0-9]*; do grep -qsF "$1" "$p/environ" '
-    '&& kill -9 "${p#/proc/}" 2>/dev/null; done; done; true'
-)
-"""Run by the app's /bin/sh: SIGKILL to every process whose environment has "$1" (the
-task's marker), three passes over /proc to catch a child forked during the first."""
 
 
 def container_name(key: AppKey) -> str:
@@ -570,7 +562,7 @@ class DockerTarget:
         (a rootless or remote engine, a draftd in a container of its own).
         """
         api = self._engine().api
-        marker = f"{TASK_MARKER}={secrets.token_hex(16)}"
+        marker = task_marker()
 
         def start() -> tuple[str, Any, str]:
             container = self._find(key)
@@ -601,7 +593,9 @@ class DockerTarget:
         def stop() -> None:
             _stop_on_host(marker)
             with contextlib.suppress(docker.errors.DockerException, OSError):
-                inside = api.exec_create(container_id, ["/bin/sh", "-c", _STOP_INSIDE, "-", marker])
+                inside = api.exec_create(
+                    container_id, ["/bin/sh", "-c", STOP_MARKED_TASK, "-", marker]
+                )
                 api.exec_start(inside["Id"])  # no /bin/sh: the engine says so, nothing to do
             stream.close()
 

@@ -42,12 +42,14 @@ from draftd.model import AppKey, Deployment, DeployRequest, Image
 from draftd.sync.syncer import Syncer
 from draftd.targets import helm_release
 from draftd.targets.base import (
+    STOP_MARKED_TASK,
     DeployError,
     ExecResult,
     Report,
     TargetUnavailable,
     lines_from_thread,
     run_bounded,
+    task_marker,
 )
 from draftd.targets.helm_process import HelmProcess
 from draftd.targets.kube_api import AppsApi, CoreApi
@@ -495,22 +497,29 @@ class KubernetesTarget:
         self, key: AppKey, command: list[str], *, timeout: float, limit: int
     ) -> ExecResult:
         """`kubectl exec` in the app's newest pod, through the API server, bounded
-        (`run_bounded`): past its time limit the session is closed."""
+        (`run_bounded`): past its time limit the session is closed, and the task is killed
+        with every process it started. Closing the session alone leaves them running, so
+        where the image has /bin/sh the task runs under it with a marker in its environment
+        (`task_marker`) and is killed by it from inside the pod."""
         from kubernetes.stream import stream
 
         namespace = await self._namespace(key)
+        marker = task_marker()
 
-        def start() -> Any:
+        def start() -> tuple[str, Any]:
             pod = self._newest_pod(key.app, namespace)
             if pod is None:
                 raise DeployError(f"{key} has no pod to run a task in.", "Run `draft up` first.")
             core = CoreApi(self._api())
-            return stream(
-                core.connect_get_namespaced_pod_exec, pod, namespace, command=command,
+            wrapped = command
+            if _exits_0(core, pod, namespace, ["/bin/sh", "-c", "exit 0"]):
+                wrapped = ["/bin/sh", "-c", f'export {marker}; exec "$@"', "draft-task", *command]
+            return pod, stream(
+                core.connect_get_namespaced_pod_exec, pod, namespace, command=wrapped,
                 stderr=True, stdout=True, stdin=False, tty=False, _preload_content=False,
             )  # fmt: skip
 
-        session = await asyncio.to_thread(start)
+        pod, session = await asyncio.to_thread(start)
 
         def run(emit: Callable[[bytes], None], stop: threading.Event) -> int | None:
             while session.is_open() and not stop.is_set():
@@ -521,7 +530,12 @@ class KubernetesTarget:
             session.close()
             return None if stop.is_set() else int(session.returncode or 0)
 
-        return await run_bounded(run, timeout=timeout, limit=limit)
+        def stop() -> None:
+            kill = ["/bin/sh", "-c", STOP_MARKED_TASK, "-", marker]
+            _exits_0(CoreApi(self._api()), pod, namespace, kill)
+            session.close()
+
+        return await run_bounded(run, timeout=timeout, limit=limit, stop=stop)
 
     async def connect(self, key: AppKey, local_port: int | None) -> str:
         """A port-forward from 127.0.0.1 to the app's newest ready pod, kept while draftd runs
@@ -552,6 +566,26 @@ class KubernetesTarget:
             for port in container.ports or []:
                 return int(port.container_port)
         return 8080
+
+
+def _exits_0(core: CoreApi, pod: str, namespace: str, command: list[str]) -> bool:
+    """Whether `command` runs in the pod and exits 0 within 10 s."""
+    from kubernetes.stream import stream
+
+    try:
+        session = stream(
+            core.connect_get_namespaced_pod_exec, pod, namespace, command=command,
+            stderr=True, stdout=True, stdin=False, tty=False, _preload_content=False,
+        )  # fmt: skip
+    except (ApiException, HTTPError, OSError):
+        return False
+    try:
+        session.run_forever(timeout=10)
+        return not session.is_open() and session.returncode == 0
+    except Exception:  # the error channel of a command that did not start has no exit code
+        return False
+    finally:
+        session.close()
 
 
 class _Rollout:
