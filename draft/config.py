@@ -39,6 +39,12 @@ ENVIRONMENT_VAR = "DRAFT_ENV"
 _TOML_POSITION = re.compile(r" \(at (?:line (\d+), column (\d+)|end of document)\)$")
 
 
+QUIET_SPENT_BUILDING = 1.0
+"""The longest `watch_delay` spent building: a save starts its build at once, and draftd
+deploys it once the quiet period has passed (a save in it supersedes that build). A longer
+one is chosen to build less: nothing starts until the folder has been quiet that long."""
+
+
 @dataclass(frozen=True)
 class Environment:
     """One environment of draft.toml, defaults filled in."""

@@ -23,6 +23,7 @@ from draft import config, manifest, tasks, userconfig
 from draft.client import ContextChanged, DraftdClient, ensure_daemon
 from draft.errors import DraftError
 from draftd.wire import (
+    MAX_HOLD,
     TERMINAL,
     BuildEventJSON,
     BuildRequest,
@@ -162,8 +163,12 @@ async def up(
     daemon_url: str | None = None,
     on_upload: Callable[[Upload], None] | None = None,
     unchanged_from: str | None = None,
+    not_before: float | None = None,
 ) -> Status:
     """Deploy the app in `root` once; the terminal Status (ready with its URL, or failed).
+
+    With `not_before` (a `time.monotonic()` time), draftd builds at once but deploys no
+    sooner: watch mode spends its quiet period building (`BuildRequest.holdSeconds`).
 
     With `unchanged_from` (a previous Status's fingerprint), an app whose context, chart and
     settings are exactly that is not deployed again: the Status says "unchanged". Watch mode
@@ -196,8 +201,9 @@ async def up(
     async with client:
         for attempt in range(CHANGED_RETRIES + 1):
             try:
+                held = _held(body, not_before)
                 result = await _follow_build(
-                    client, root, env, body, entries, started, on_status, on_upload
+                    client, root, env, held, entries, started, on_status, on_upload
                 )
                 break
             except ContextChanged as changed:
@@ -212,9 +218,15 @@ async def up(
         return replace(result, fingerprint=fingerprint)
 
 
+def _held(body: BuildRequest, not_before: float | None) -> BuildRequest:
+    """`body`, asking draftd to deploy no sooner than `not_before` (from now on)."""
+    hold = 0.0 if not_before is None else not_before - time.monotonic()
+    return {**body, "holdSeconds": round(min(hold, MAX_HOLD), 3)} if hold > 0 else body
+
+
 def _fingerprint(body: BuildRequest) -> str:
-    """The deploy's identity: everything in the request but what triggered it."""
-    content = {k: v for k, v in body.items() if k != "trigger"}
+    """The deploy's identity: everything in the request but what triggered it (and when)."""
+    content = {k: v for k, v in body.items() if k not in ("trigger", "holdSeconds")}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 

@@ -2,16 +2,21 @@
 
 A burst of saves (an editor writing several files, a formatter, a `git
 checkout`) becomes one redeploy, `delay` seconds after the last change. A
-change while a deploy runs starts a new one as soon as the folder is quiet
-again; the older deploy stops being followed, and draftd supersedes its build,
-so an older state is never deployed after a newer one. This module knows
-nothing of Docker or draftd: it calls the `deploy` it is given.
+quiet period up to `config.QUIET_SPENT_BUILDING` is spent building: the deploy starts once
+the burst has settled (`SETTLE`) and is told not to deploy before the quiet
+period ends (draftd builds meanwhile, and a later change supersedes that build
+before it deploys). A longer one is waited out before anything starts. A
+change while a deploy runs starts a new one; the older deploy stops being
+followed, and draftd supersedes its build, so an older state is never deployed
+after a newer one. This module knows nothing of Docker or draftd: it calls the
+`deploy` it is given.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -22,6 +27,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from draft import memory
+from draft.config import QUIET_SPENT_BUILDING
 from draft.errors import DraftError
 
 log = logging.getLogger(__name__)
@@ -102,12 +108,13 @@ class _Changes(FileSystemEventHandler):
 async def watch(
     root: Path,
     delay: float,
-    deploy: Callable[[], Awaitable[object]],
+    deploy: Callable[[float], Awaitable[object]],
     *,
     first: Callable[[], Awaitable[object]] | None = None,
     on_error: Callable[[Exception], None] | None = None,
 ) -> None:
-    """Run `deploy` after every burst of changes under `root`, until cancelled.
+    """Run `deploy(not_before)` after every burst of changes under `root`, until cancelled;
+    it must not deploy before `not_before` (a `time.monotonic()` time: the quiet period's end).
 
     `first` runs once the folder is watched, so a change made while it runs is
     not missed: it is deployed right after. A deploy that raises is handed to `on_error`
@@ -129,14 +136,19 @@ async def watch(
     try:
         if first is not None:
             await first()
+        quiet = max(delay, SETTLE)
+        settle = SETTLE if quiet <= QUIET_SPENT_BUILDING else quiet
         while True:
             await changed.wait()
-            while (quiet_in := last_change + max(delay, SETTLE) - time.monotonic()) > 0:
-                await asyncio.sleep(quiet_in)
+            while (settle_in := last_change + settle - time.monotonic()) > 0:
+                await asyncio.sleep(settle_in)
             changed.clear()
             if running is not None and not running.done():
                 running.cancel()  # draftd supersedes its build with the one we start now
-            running = asyncio.create_task(_run(deploy, on_error or _log))
+            not_before = last_change + quiet
+            running = asyncio.create_task(
+                _run(functools.partial(deploy, not_before), on_error or _log)
+            )
             running.add_done_callback(lambda _: memory.give_back())
     finally:
         if running is not None and not running.done():

@@ -162,6 +162,11 @@ class Build:
         self._last_progress = 0.0
         self.enter(Phase.QUEUED, f"queued ({spec.trigger})")
 
+    @property
+    def age(self) -> float:
+        """Seconds since the build was requested."""
+        return time.monotonic() - self._started
+
     def enter(self, phase: Phase, message: str, *, image: str | None = None) -> None:
         """Move to a non-terminal phase."""
         assert not phase.terminal, phase

@@ -19,7 +19,7 @@ from draft.configschema import KEYS, MAX_RELEASE_NAME, Problem, dns_label_proble
 from draft.errors import DraftError, quoted
 from draftd.contexts import ContextFile, ManifestRefused, check_path, validate_manifest
 from draftd.model import AppKey
-from draftd.wire import OPTIONAL_SETTINGS, TRIGGERS, BuildSettings, Trigger
+from draftd.wire import MAX_HOLD, OPTIONAL_SETTINGS, TRIGGERS, BuildSettings, Trigger
 
 _ENVIRONMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 _SETTINGS: tuple[str, ...] = tuple(BuildSettings.__annotations__)
@@ -37,6 +37,8 @@ class BuildSpec:
     settings: BuildSettings
     trigger: Trigger
     chart: tuple[ContextFile, ...] | None
+    hold: float = 0.0
+    """Seconds after the request before its deploy may start (`BuildRequest.holdSeconds`)."""
 
 
 def parse_build_request(body: Any, *, max_blob: int) -> BuildSpec:
@@ -60,7 +62,15 @@ def parse_build_request(body: Any, *, max_blob: int) -> BuildSpec:
     _check_dockerfile(files, settings["dockerfile"])
     chart = body.get("chart")
     charted = None if chart is None else validate_manifest(chart, max_size=max_blob, what="chart")
-    return BuildSpec(key, files, settings, trigger, charted)
+    return BuildSpec(key, files, settings, trigger, charted, _hold(body.get("holdSeconds", 0)))
+
+
+def _hold(raw: Any) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw <= MAX_HOLD:
+        raise RequestRefused(
+            f"holdSeconds must be a number of seconds from 0 to {MAX_HOLD:g}, not {quoted(raw)}."
+        )
+    return float(raw)
 
 
 def _settings(raw: Any) -> BuildSettings:

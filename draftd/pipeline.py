@@ -149,7 +149,15 @@ class Pipeline:
             self._chore(target.prepare(build.key))
             built = await self._build_and_push(build, spec, target, folder)
             work = self._deploy(build, spec, target, folder, built)
-        stopwatch.stop()  # waiting for the app's deploy lock is no stage
+        stopwatch.stop()  # waiting for the app's deploy lock is no stage, nor the hold
+        if (held := spec.hold - build.age) > 0:
+            # The watcher's quiet period, spent building: a save in it supersedes this build
+            # (cancelled here), so a burst of saves is still one deploy.
+            try:
+                await asyncio.sleep(held)
+            except asyncio.CancelledError:
+                work.close()
+                raise
         deploy = await self._start_deploy(build, work)
         if deploy is not None:
             deployment = await asyncio.shield(deploy)

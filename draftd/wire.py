@@ -107,6 +107,13 @@ class BuildRequest(TypedDict):
     settings: BuildSettings
     trigger: Trigger
     chart: NotRequired[list[ManifestEntry]]  # the chart's files, for the kubernetes target
+    holdSeconds: NotRequired[float]
+    """Deploy (or sync) no sooner than this after the request arrived (0 to `MAX_HOLD`): the
+    watcher's quiet period, spent building; a newer build of the app in it supersedes this
+    one before it deploys."""
+
+
+MAX_HOLD: Final = 10.0
 
 
 class BuildCreated(TypedDict):

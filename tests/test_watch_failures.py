@@ -139,7 +139,7 @@ async def test_a_failing_redeploy_is_reported_and_the_watch_goes_on(
     errors: list[Exception] = []
     deploys = 0
 
-    async def failing() -> object:
+    async def failing(not_before: float) -> object:
         nonlocal deploys
         deploys += 1
         raise DraftError("draftd refused the upload.")

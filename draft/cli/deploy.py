@@ -178,11 +178,11 @@ def run_up(args: argparse.Namespace, out: Output) -> int:
 
     deployed: list[str | None] = [None]
 
-    async def redeploy() -> Status:
+    async def redeploy(not_before: float) -> Status:
         try:
             result = await up(
                 root, environment=args.env, trigger="watch", target=args.target,
-                on_status=printer, unchanged_from=deployed[0],
+                on_status=printer, unchanged_from=deployed[0], not_before=not_before,
             )  # fmt: skip
         except DraftError as error:  # a failed redeploy is shown; the watch goes on
             result = Status(env.name, env.environment, "failed", str(error), "phase", 0)

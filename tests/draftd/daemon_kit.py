@@ -305,6 +305,7 @@ class Daemon:
         app: str = "hello",
         environment: str = "development",
         chart: Mapping[str, bytes | Link] | None = None,
+        hold: float | None = None,
         **overrides: Any,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -316,6 +317,8 @@ class Daemon:
         }
         if chart is not None:
             body["chart"] = manifest(chart)
+        if hold is not None:
+            body["holdSeconds"] = hold
         status, answer = await self.request("POST", "/v1/builds", json=body)
         assert status == 202, answer
         return answer

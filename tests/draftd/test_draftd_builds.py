@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
-from daemon_kit import DOCKERFILE, Daemon, DaemonFactory, FakeTarget
+from daemon_kit import DOCKERFILE, Daemon, DaemonFactory, FakeTarget, manifest
+from kit import build_settings
 from waiting import until_async
 
 from draftd.builder import BuildFailed
@@ -80,6 +82,48 @@ async def test_a_push_that_fails_is_the_builds_failure_while_a_derive_runs(
     assert failed["phase"] == "failed"
     assert failed["message"] == "Docker could not push the image: refused"
     assert daemon.target.deployed == []
+
+
+async def test_a_held_build_builds_at_once_and_deploys_when_its_hold_ends(
+    daemon: Daemon,
+) -> None:
+    """`holdSeconds`: the watcher's quiet period, spent building."""
+    hold = 0.6
+    asked = time.monotonic()
+    build_id = await daemon.deploy(APP, hold=hold)
+    await until_async(lambda: daemon.builder.contexts, 10, "the held build did not build")
+    built = time.monotonic()
+    ready = await daemon.outcome(build_id)
+    assert ready["phase"] == "ready"
+    assert built < asked + hold, "the build waited for the hold"
+    assert time.monotonic() >= asked + hold, "the deploy did not wait for the hold"
+    assert daemon.target.started == [build_id]
+
+
+async def test_a_save_during_the_hold_supersedes_the_build_before_it_deploys(
+    daemon: Daemon,
+) -> None:
+    first = await daemon.deploy(APP, hold=5)
+    await until_async(lambda: daemon.builder.contexts, 10, "the held build did not build")
+    second = await daemon.deploy(EDITED)
+    assert (await daemon.outcome(first))["phase"] == "superseded"
+    assert (await daemon.outcome(second))["phase"] == "ready"
+    assert daemon.target.started == [second]
+
+
+@pytest.mark.parametrize("hold", [-1, 10.5, "1", True, None, 1e300, 10**400, [1]])
+async def test_a_hold_that_is_not_a_few_seconds_is_refused(daemon: Daemon, hold: object) -> None:
+    body = {
+        "app": "hello",
+        "environment": "development",
+        "manifest": manifest(APP),
+        "settings": build_settings("hello"),
+        "trigger": "watch",
+        "holdSeconds": hold,
+    }
+    status, answer = await daemon.request("POST", "/v1/builds", json=body)
+    assert status == 400
+    assert answer["error"].startswith("holdSeconds must be a number of seconds from 0 to 10")
 
 
 async def test_client_that_disconnects_resumes_where_it_left_off(daemon: Daemon) -> None:
