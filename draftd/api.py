@@ -28,7 +28,7 @@ from draftd.buildspec import parse_build_request
 from draftd.contexts import blob_digests, context_tag
 from draftd.guard import ForeignRequest, NotJSON, is_loopback, refuse_web_pages
 from draftd.history import BuildHistory
-from draftd.pipeline import UPLOAD_TIMEOUT, Pipeline, answers
+from draftd.pipeline import PRUNE_QUIET, UPLOAD_TIMEOUT, Pipeline, answers
 from draftd.redact import redactor
 from draftd.services import SERVICES, Services, int_query, json_body, services
 from draftd.targets.base import DeployError, DeployTarget, ServesApps, TargetUnavailable
@@ -68,6 +68,7 @@ def create_app(
     host: str = "127.0.0.1",
     max_blob: int = DEFAULT_MAX_BLOB,
     upload_timeout: float = UPLOAD_TIMEOUT,
+    prune_quiet: float = PRUNE_QUIET,
 ) -> web.Application:
     """The daemon's app over `state_dir`; it refuses to serve without a token, on loopback too.
 
@@ -96,6 +97,7 @@ def create_app(
         work=work,
         upload_timeout=upload_timeout,
         history=history,
+        prune_quiet=prune_quiet,
     )
     app = web.Application(middlewares=[_errors, refuse_web_pages, _auth], client_max_size=MAX_JSON)
     app[SERVICES] = Services(pipeline, token)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import docker.errors
 import pytest
-from daemon_kit import DOCKERFILE, Daemon, digest, manifest, settings
+from daemon_kit import DOCKERFILE, Daemon, DaemonFactory, digest, manifest, settings
 from kit import Draftd
 from waiting import until, until_async
 
@@ -212,7 +212,12 @@ async def test_a_registry_that_refuses_is_reported_at_once() -> None:
 
 
 @pytest.mark.asyncio
-async def test_old_images_of_an_app_are_pruned_after_each_deploy(daemon: Daemon) -> None:
+async def test_old_images_of_an_app_are_pruned_once_its_saves_stop(
+    daemons: DaemonFactory,
+) -> None:
+    """Not while saves come one after another: removing images slows the engine's next
+    build. Once the app has had no build for `prune_quiet` seconds."""
+    daemon = await daemons.start(prune_quiet=1.0)
     for version in range(6):
         files = {**APP, "app.py": f"print({version})\n".encode()}
         assert (await daemon.outcome(await daemon.deploy(files)))["phase"] == "ready"
@@ -220,9 +225,9 @@ async def test_old_images_of_an_app_are_pruned_after_each_deploy(daemon: Daemon)
     def apps_images() -> list[Image]:
         return [i for i, labels in daemon.builder.images.items() if labels[APP_LABEL] == "hello"]
 
-    # Pruning runs after the build is ready.
+    assert len(apps_images()) == 6, "pruned between saves one after another"
     await until_async(
-        lambda: len(apps_images()) <= KEEP_IMAGES, 5, lambda: f"never pruned: {apps_images()}"
+        lambda: len(apps_images()) <= KEEP_IMAGES, 10, lambda: f"never pruned: {apps_images()}"
     )
     kept = apps_images()
     assert len(kept) == KEEP_IMAGES

@@ -26,6 +26,8 @@ from kit import (
 )
 from waiting import until
 
+from draftd.pipeline import PRUNE_QUIET
+
 pytestmark = pytest.mark.docker
 
 
@@ -184,11 +186,11 @@ def test_old_images_are_pruned_and_delete_prunes_the_rest(
         set_greeting(app, f"Version {number}")
         result = draftd.draft("up", str(app), "--no-watch")
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    # draftd prunes just after each deploy. The plain listing: images.list() inspects each
-    # one, racing draftd's pruning.
+    # draftd prunes once the app has had no build for PRUNE_QUIET seconds. The plain
+    # listing: images.list() inspects each one, racing draftd's pruning.
     until(
         lambda: len(docker_engine.api.images(name="pruned-app")) <= 3,
-        10,
+        PRUNE_QUIET + 20,
         lambda: f"never pruned: {docker_engine.api.images(name='pruned-app')}",
     )
     deleted = draftd.draft("delete", str(app), "--prune-images", "1")
