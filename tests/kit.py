@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -233,6 +234,24 @@ class Draftd:
             return status, json.loads(text)
         except ValueError:
             return status, text.decode(errors="replace")
+
+    def task_past_its_limit(self, app: str, command: list[str]) -> dict[str, Any]:
+        """Run `command` in the app as a post-deploy task limited to 2 s: draftd answers well
+        within 15 s that it stopped the task (the answer, for more checks)."""
+        from draftd.targets.base import TIMED_OUT
+
+        started = time.monotonic()
+        status, answer = self.call(
+            "POST",
+            f"/v1/apps/{app}/development/exec",
+            {"command": command, "timeoutSeconds": 2},
+            timeout=60,
+        )
+        assert status == 200, answer
+        assert time.monotonic() - started < 15
+        assert answer["exitCode"] == TIMED_OUT, answer
+        assert "stopped after 2 s" in answer["cutShort"]
+        return dict(answer)
 
     def rss_mb(self) -> float:
         """The serving draftd's resident memory now, from /proc."""

@@ -4,15 +4,12 @@ running after draftd answered."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 from cluster_kit import Cluster
 from kit import Draftd, scaffold
 from waiting import until
-
-from draftd.targets.base import TIMED_OUT
 
 pytestmark = [pytest.mark.cluster, pytest.mark.docker]
 
@@ -46,17 +43,7 @@ def test_a_task_past_its_time_limit_is_gone_from_the_pod(
         (["sleep", "3001"], "sleep 3001"),
         (["sh", "-c", "echo started; sleep 3002 & sleep 3002; echo never"], "sleep 3002"),
     ]:
-        started = time.monotonic()
-        status, answer = cluster_draftd.call(
-            "POST",
-            "/v1/apps/slow-task/development/exec",
-            {"command": command, "timeoutSeconds": 2},
-            timeout=60,
-        )
-        assert status == 200, answer
-        assert time.monotonic() - started < 15
-        assert answer["exitCode"] == TIMED_OUT, answer
-        assert "stopped after 2 s" in answer["cutShort"]
+        answer = cluster_draftd.task_past_its_limit("slow-task", command)
         if "started" in command[-1]:
             assert "started" in answer["output"]
         until(

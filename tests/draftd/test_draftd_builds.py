@@ -63,24 +63,20 @@ async def test_the_image_a_target_derives_is_made_beside_the_push_and_deployed(
     assert any(e.get("message") == f"derived {deployed}" for e in events)
 
 
-async def test_a_derive_that_fails_is_the_builds_failure_in_its_words(daemon: Daemon) -> None:
-    daemon.target.derive_error = DeployError("Docker could not prepare the image for sync: no")
-    build_id = await daemon.deploy(APP, registry="127.0.0.1:5000")
-    failed = await daemon.outcome(build_id)
-    assert failed["phase"] == "failed"
-    assert failed["message"] == "Docker could not prepare the image for sync: no"
-    assert daemon.target.deployed == []
-
-
-async def test_a_push_that_fails_is_the_builds_failure_while_a_derive_runs(
-    daemon: Daemon,
+@pytest.mark.parametrize("failing", ["derive", "push while the derive runs"])
+async def test_a_derive_or_push_that_fails_is_the_builds_failure_in_its_words(
+    daemon: Daemon, failing: str
 ) -> None:
-    daemon.target.derive_until = asyncio.Event()  # never set: the derive is still running
-    daemon.builder.push_error = DeployError("Docker could not push the image: refused")
+    error = DeployError(f"Docker could not {failing}: refused")
+    if failing == "derive":
+        daemon.target.derive_error = error
+    else:
+        daemon.target.derive_until = asyncio.Event()  # never set: the derive still runs
+        daemon.builder.push_error = error
     build_id = await daemon.deploy(APP, registry="127.0.0.1:5000")
     failed = await daemon.outcome(build_id)
     assert failed["phase"] == "failed"
-    assert failed["message"] == "Docker could not push the image: refused"
+    assert failed["message"] == str(error)
     assert daemon.target.deployed == []
 
 

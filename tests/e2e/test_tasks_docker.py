@@ -126,17 +126,7 @@ def test_a_task_past_its_time_limit_is_gone_from_the_container(
     assert draftd.draft("up", str(app), "--no-watch").returncode == 0
     container = docker_engine.containers.get("draft-slow-task-development")
     marker = next(word for word in command[-1].split() if word.startswith("300"))
-    started = time.monotonic()
-    status, answer = draftd.call(
-        "POST",
-        "/v1/apps/slow-task/development/exec",
-        {"command": command, "timeoutSeconds": 2},
-        timeout=60,
-    )
-    assert status == 200, answer
-    assert time.monotonic() - started < 15
-    assert answer["exitCode"] == TIMED_OUT
-    assert "stopped after 2 s" in answer["cutShort"]
+    answer = draftd.task_past_its_limit("slow-task", command)
     if "started" in command[-1]:
         assert "started" in answer["output"]
     until(
