@@ -87,13 +87,13 @@ _BRIDGE_REACHABLE = sys.platform == "linux"
 a VM, as Docker Desktop's does)."""
 READY_TIMEOUT = 60.0
 STATE_EVERY = 5
+"""While waiting for a new container to answer: how many tries between looks at its state."""
 SPARES = 2
+"""Spare networks kept per app for its next containers (`DockerTarget._prepare_network`)."""
 RETIRE_QUIET = 2.0
 """Seconds without a deploy of an app before its replaced containers are removed."""
 RETIRED_KEPT = 3
-"""Replaced containers of an app kept stopped-or-idle at most while its saves go on."""
-"""Spare networks kept per app for its next containers (`DockerTarget._prepare_network`)."""
-"""While waiting for a new container to answer: how many tries between looks at its state."""
+"""Replaced containers of an app waiting at most to be removed while its saves go on."""
 ENGINE_TIMEOUT = 120
 LOG_LINES = 20
 _WRAPPER_SCRIPT = "\n".join(
