@@ -35,6 +35,7 @@ from draftd.contexts import context_tar, materialize
 from draftd.history import BuildHistory
 from draftd.model import Deployment, DeployRequest, Image
 from draftd.ports import container_port
+from draftd.quiet import WhenQuiet
 from draftd.sync.live import LiveSync
 from draftd.targets.base import DeployError, DeployTarget, TargetUnavailable
 from draftd.threads import on_loop
@@ -97,20 +98,28 @@ class Pipeline:
     sync: LiveSync = field(init=False)
     """The apps saves can be synced into, and syncing one save."""
     _chores: set[asyncio.Task[None]] = field(default_factory=set)
-    """Work after builds (pruning old images), cancelled when draftd stops."""
+    """Work beside and after builds (Helm's helper, pruning old images), cancelled when
+    draftd stops."""
     prune_quiet: float = PRUNE_QUIET
-    _prunes: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    """Per app: its old images' pruning, waiting for the app's builds to stop."""
+    pruning: WhenQuiet[str] = field(init=False)
+    """Per app: its old images' pruning, once the app has had no build for `prune_quiet`."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sync", LiveSync(self.blobs))
+        object.__setattr__(
+            self,
+            "pruning",
+            WhenQuiet(
+                self.prune_quiet, lambda app: self.prune_images(app, KEEP_IMAGES), self._spawn
+            ),
+        )
 
     async def run(self, build: Build) -> None:
         """Run `build` to a terminal event; never raises but for cancellation."""
         folder = self.work / build.id
         stopwatch = stages.Stopwatch()
         stages.timing(stopwatch)
-        self._put_off_pruning(build.key.app)
+        self.pruning.drop(build.key.app)  # waits again once this build is ready
         try:
             if self.history is not None:
                 with contextlib.suppress(OSError):
@@ -174,24 +183,7 @@ class Pipeline:
             build.finish(
                 Phase.READY, f"ready{where}", url=deployment.url, stages=stopwatch.timings()
             )
-            self._prune_later(build.key.app)
-
-    def _prune_later(self, app: str) -> None:
-        """Prune `app`'s old images once it has had no build for `prune_quiet` seconds."""
-        self._put_off_pruning(app)
-        waiting = self._prunes[app] = asyncio.create_task(self._prune_when_quiet(app))
-        self._chores.add(waiting)  # `stop` cancels it too
-        waiting.add_done_callback(self._chores.discard)
-
-    async def _prune_when_quiet(self, app: str) -> None:
-        await asyncio.sleep(self.prune_quiet)
-        self._prunes.pop(app, None)  # under way: a new build no longer stops it
-        self._chore(self.prune_images(app, KEEP_IMAGES))
-
-    def _put_off_pruning(self, app: str) -> None:
-        waiting = self._prunes.pop(app, None)
-        if waiting is not None:
-            waiting.cancel()
+            self.pruning.wait(build.key.app)
 
     async def prune_images(self, app: str, keep: int) -> list[str]:
         """Remove `app`'s images but the newest `keep` (and those in use), as Tilt prunes:
@@ -214,9 +206,14 @@ class Pipeline:
             except Exception:
                 log.exception("a chore after a build failed on a bug")
 
-        task = asyncio.create_task(run())
+        self._spawn(run())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """`work` as a task of its own, which `stop` cancels."""
+        task = asyncio.create_task(work)
         self._chores.add(task)
         task.add_done_callback(self._chores.discard)
+        return task
 
     async def _build_and_push(
         self, build: Build, spec: BuildSpec, target: DeployTarget, folder: Path

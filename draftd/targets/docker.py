@@ -49,6 +49,7 @@ from draft.errors import DraftError
 from draftd import stages
 from draftd.engine import connect, engine_unavailable, has_file
 from draftd.model import AppKey, Deployment, DeployRequest, Image
+from draftd.quiet import WhenQuiet
 from draftd.sync.syncer import SyncRequest, SyncUnavailable, wrapper_script
 from draftd.targets import rootfs
 from draftd.targets.app_port import AppPort, Backend
@@ -125,7 +126,8 @@ class DockerTarget:
         self._preparing: set[AppKey] = set()
         self._retired: dict[AppKey, list[Container]] = {}
         """Per app: replaced containers, drained, waiting to be removed (`_retire`)."""
-        self._removals: dict[AppKey, asyncio.Task[None]] = {}
+        self._removals = WhenQuiet(RETIRE_QUIET, self._remove_retired, self._background)
+        """Per app: the removal of its replaced containers, once it has had no deploy."""
 
     def _engine(self) -> docker.DockerClient:
         if self._client is None:
@@ -155,7 +157,7 @@ class DockerTarget:
     async def deploy(self, request: DeployRequest, report: Report) -> Deployment:
         await self._resumed()
         key = request.key
-        self._put_off_removals(key)
+        self._removals.put_off(key)
         old = await asyncio.to_thread(self._find, key)
         app_port = await self._app_port(key, old, report)
         container, backend = await asyncio.to_thread(
@@ -312,31 +314,13 @@ class DockerTarget:
             retired.append(container)
             while len(retired) > RETIRED_KEPT:
                 await asyncio.to_thread(_remove_with_network, retired.pop(0))
-            self._remove_retired_later(key)
+            self._removals.wait(key)
 
         self._background(retire())
 
-    def _remove_retired_later(self, key: AppKey) -> None:
-        """(Re)start the wait after which the app's replaced containers are removed."""
-        waiting = self._removals.pop(key, None)
-        if waiting is not None:
-            waiting.cancel()
-
-        async def later() -> None:
-            await asyncio.sleep(RETIRE_QUIET)
-            self._removals.pop(key, None)
-            retired = self._retired.pop(key, [])
-            for container in retired:
-                await asyncio.to_thread(_remove_with_network, container)
-
-        self._removals[key] = self._background(later())
-
-    def _put_off_removals(self, key: AppKey) -> None:
-        """A deploy of `key` starts: the replaced containers' removal waits for its end."""
-        waiting = self._removals.pop(key, None)
-        if waiting is not None:
-            waiting.cancel()
-            self._remove_retired_later(key)
+    async def _remove_retired(self, key: AppKey) -> None:
+        for container in self._retired.pop(key, []):
+            await asyncio.to_thread(_remove_with_network, container)
 
     def _background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run `work` after a deploy, on its own; `close` cancels it."""
@@ -600,8 +584,7 @@ class DockerTarget:
             await app_port.close()
         self._spares.pop(key, None)  # removed with the rest below
         self._retired.pop(key, None)
-        if (waiting := self._removals.pop(key, None)) is not None:
-            waiting.cancel()
+        self._removals.drop(key)
 
         def remove() -> bool:
             found = self._containers(key)
